@@ -1,0 +1,9 @@
+//! Conformance suites: the behaviour every implementation of a port must show.
+//!
+//! Each suite is a set of async functions taking the port as a trait object, and a macro that
+//! expands them into one `#[tokio::test]` per case inside an adapter's test module. The adapter
+//! supplies only a factory expression that yields `(Arc<dyn Port>, guard)`: the guard keeps a
+//! temporary directory or database alive until the test ends. Writing the suite once is what makes
+//! the embedded and the networked implementations interchangeable rather than merely similar.
+
+pub mod store;

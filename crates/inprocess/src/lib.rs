@@ -1,0 +1,7 @@
+//! In-process implementations of the ports. Each serves exactly one instance: two instances
+//! sharing a database but not these would each see only half the picture. `startup` refuses to
+//! run a fleet on them (REDIS_URL is how a fleet shares them).
+
+mod limiter;
+
+pub use limiter::InProcessLimiter;

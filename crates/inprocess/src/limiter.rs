@@ -1,0 +1,107 @@
+//! Failure counting in process memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use dragoman_ports::AttemptLimiter;
+
+/// The most keys kept at once. Beyond it, expired windows are swept; if every window is still
+/// open the oldest is dropped, so a flood of distinct keys costs bounded memory (at worst it
+/// forgets some counts early, which weakens the limit for an attacker who already has many
+/// addresses, and never locks anyone out wrongly).
+const MAX_KEYS: usize = 100_000;
+
+/// Fixed-window failure counts per key.
+#[derive(Debug, Default)]
+pub struct InProcessLimiter {
+    /// A std mutex, not a tokio one: nothing awaits while it is held, and each critical section
+    /// is a hash-map operation.
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    failures: u32,
+    ends: Instant,
+}
+
+impl InProcessLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
+        // A panic while holding the lock leaves counts that are still meaningful.
+        self.windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl AttemptLimiter for InProcessLimiter {
+    async fn blocked_for(&self, key: &str, limit: u32) -> anyhow::Result<Option<Duration>> {
+        let now = Instant::now();
+        Ok(self
+            .lock()
+            .get(key)
+            .and_then(|w| (w.ends > now && w.failures >= limit).then(|| w.ends - now)))
+    }
+
+    async fn record_failure(&self, key: &str, window: Duration) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let mut windows = self.lock();
+        if windows.len() >= MAX_KEYS && !windows.contains_key(key) {
+            windows.retain(|_, w| w.ends > now);
+            if windows.len() >= MAX_KEYS {
+                if let Some(oldest) = windows
+                    .iter()
+                    .min_by_key(|(_, w)| w.ends)
+                    .map(|(k, _)| k.clone())
+                {
+                    windows.remove(&oldest);
+                }
+            }
+        }
+        let entry = windows.entry(key.to_owned()).or_insert(Window {
+            failures: 0,
+            ends: now + window,
+        });
+        if entry.ends <= now {
+            *entry = Window {
+                failures: 0,
+                ends: now + window,
+            };
+        }
+        entry.failures = entry.failures.saturating_add(1);
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> anyhow::Result<()> {
+        self.lock().remove(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn blocks_after_the_limit_until_the_window_ends() -> anyhow::Result<()> {
+        let limiter = InProcessLimiter::new();
+        let window = Duration::from_millis(200);
+        for _ in 0..3 {
+            assert_eq!(limiter.blocked_for("k", 3).await?, None);
+            limiter.record_failure("k", window).await?;
+        }
+        let wait = limiter.blocked_for("k", 3).await?.expect("blocked");
+        assert!(wait <= window);
+        assert_eq!(limiter.blocked_for("other", 3).await?, None);
+        limiter.reset("k").await?;
+        assert_eq!(limiter.blocked_for("k", 3).await?, None);
+        Ok(())
+    }
+}

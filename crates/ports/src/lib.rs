@@ -1,0 +1,16 @@
+//! Ports: the interfaces the core needs from the outside world.
+//!
+//! Each port has an embedded implementation (one machine, zero set-up) and a networked one (a
+//! fleet of instances), and one conformance suite (the `dragoman-conformance` crate) that both
+//! must pass. Delivery code only ever holds `Arc<dyn Port>`, chosen once at start-up.
+
+pub mod clock;
+pub mod limiter;
+pub mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use limiter::AttemptLimiter;
+pub use store::{
+    InterpreterRecord, NewRefreshToken, NewUser, NextRefreshToken, RotateOutcome, StatusUpdate,
+    Store, StoreError, UserRecord,
+};

@@ -1,0 +1,142 @@
+//! Interpreter profiles and statuses on PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use dragoman_domain::{
+    InterpreterStatus, LanguageCode, LanguageSkill, Level, ModalitySet, Profile, SpecializationSet,
+    UserId,
+};
+use dragoman_ports::{InterpreterRecord, StatusUpdate, StoreError};
+use sqlx::{PgConnection, Row};
+
+use crate::{PgStore, corrupt, db_error};
+
+pub(crate) async fn put_profile(
+    store: &PgStore,
+    user_id: UserId,
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> Result<InterpreterRecord, StoreError> {
+    let mut tx = store.begin().await?;
+    let updated = store
+        .q("UPDATE interpreters SET specializations = $1, modalities = $2, profile_updated_at = $3 WHERE user_id = $4")
+        .bind(profile.specializations.bits())
+        .bind(profile.modalities.bits())
+        .bind(now)
+        .bind(user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    store
+        .q("DELETE FROM interpreter_languages WHERE user_id = $1")
+        .bind(user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let (codes, levels, certified): (Vec<&str>, Vec<&str>, Vec<bool>) = profile
+        .languages()
+        .iter()
+        .map(|s| (s.code.as_str(), s.level.as_str(), s.certified))
+        .collect();
+    store
+        .q("INSERT INTO interpreter_languages (user_id, code, level, certified, position)
+            SELECT $1, code, level, certified, (ord - 1)::int
+            FROM unnest($2::text[], $3::text[], $4::bool[]) WITH ORDINALITY AS l(code, level, certified, ord)")
+        .bind(user_id.0)
+        .bind(codes)
+        .bind(levels)
+        .bind(certified)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let record = load(store, &mut tx, user_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(record)
+}
+
+pub(crate) async fn interpreter(
+    store: &PgStore,
+    user_id: UserId,
+) -> Result<Option<InterpreterRecord>, StoreError> {
+    let mut tx = store.begin().await?;
+    let record = load(store, &mut tx, user_id).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(record)
+}
+
+async fn load(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    user_id: UserId,
+) -> Result<Option<InterpreterRecord>, StoreError> {
+    let Some(row) = store
+        .q("SELECT status, status_since, specializations, modalities, profile_updated_at IS NOT NULL AS has_profile
+            FROM interpreters WHERE user_id = $1")
+        .bind(user_id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    let status = InterpreterStatus::parse(&row.try_get::<String, _>("status").map_err(db_error)?)
+        .map_err(corrupt)?;
+    let profile = if row.try_get::<bool, _>("has_profile").map_err(db_error)? {
+        let languages = store
+            .q("SELECT code, level, certified FROM interpreter_languages WHERE user_id = $1 ORDER BY position")
+            .bind(user_id.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|l| {
+                Ok(LanguageSkill {
+                    code: LanguageCode::parse(&l.try_get::<String, _>("code").map_err(db_error)?)
+                        .map_err(corrupt)?,
+                    level: Level::parse(&l.try_get::<String, _>("level").map_err(db_error)?)
+                        .map_err(corrupt)?,
+                    certified: l.try_get("certified").map_err(db_error)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Some(
+            Profile::new(
+                languages,
+                SpecializationSet::from_bits(row.try_get("specializations").map_err(db_error)?),
+                ModalitySet::from_bits(row.try_get("modalities").map_err(db_error)?),
+            )
+            .map_err(corrupt)?,
+        )
+    } else {
+        None
+    };
+    Ok(Some(InterpreterRecord {
+        user_id,
+        profile,
+        status,
+        status_since: row.try_get("status_since").map_err(db_error)?,
+    }))
+}
+
+pub(crate) async fn update_status(
+    store: &PgStore,
+    user_id: UserId,
+    update: StatusUpdate,
+) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    let done = store
+        .q("UPDATE interpreters SET status = $1, status_since = $2 WHERE user_id = $3 AND status = $4")
+        .bind(update.to.as_str())
+        .bind(update.at)
+        .bind(user_id.0)
+        .bind(update.from.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,220 @@
+//! The production store on PostgreSQL.
+//!
+//! It works directly against PostgreSQL (or a pooler with prepared-statement support) with
+//! sqlx's defaults, and through a legacy transaction pooler such as PgBouncer 1.18 with
+//! [`Pooler::Transaction`]. In that mode a server connection may pass to another client between
+//! any two transactions, so: no statement cache, no named prepared statements
+//! (`persistent(false)` on every query), and every statement inside an explicit transaction
+//! (outside one, PgBouncer may hand the connection over between Parse and Bind). The store
+//! always uses explicit transactions, so the two modes differ only in those two settings.
+//! Migrations take a session advisory lock, which a transaction pooler breaks: they must run over a
+//! direct connection (`dragoman migrate` with the direct URL).
+
+mod accounts;
+mod interpreters;
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use dragoman_domain::{Email, Profile, User, UserId};
+use dragoman_ports::store::NextRefreshToken;
+use dragoman_ports::{
+    InterpreterRecord, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store, StoreError,
+    UserRecord,
+};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Transaction};
+
+/// How connections reach PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pooler {
+    /// Directly, or through a pooler that supports prepared statements (PgBouncer 1.21+ with
+    /// `max_prepared_statements`): sqlx's defaults, statements prepared once and cached.
+    #[default]
+    None,
+    /// Through a transaction pooler without prepared-statement support (PgBouncer before 1.21).
+    Transaction,
+}
+
+/// The store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// False behind a transaction pooler: each query is sent unnamed.
+    persistent: bool,
+}
+
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl PgStore {
+    /// Connects a pool of at most `max_connections`. Does not migrate.
+    pub async fn connect(url: &str, pooler: Pooler, max_connections: u32) -> anyhow::Result<Self> {
+        let mut options = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+        if pooler == Pooler::Transaction {
+            options = options.statement_cache_capacity(0);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        Ok(Self {
+            pool,
+            persistent: pooler == Pooler::None,
+        })
+    }
+
+    /// Brings the schema up to date over a direct connection (never through a transaction
+    /// pooler: the migrator holds a session advisory lock).
+    pub async fn migrate(direct_url: &str) -> anyhow::Result<()> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(direct_url)
+            .await
+            .context("connecting to PostgreSQL to migrate")?;
+        MIGRATOR.run(&pool).await.context("migrating PostgreSQL")?;
+        pool.close().await;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Connections open and idle, for the pool gauge.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(db_error)
+    }
+
+    /// A query prepared as this pool's mode allows.
+    pub(crate) fn q(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.persistent)
+    }
+}
+
+/// A stored value that our own code could not have written.
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(anyhow::anyhow!(
+        "corrupt row in the PostgreSQL store: {what}"
+    ))
+}
+
+/// Maps driver errors, naming the constraint that refused a write.
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict {
+                constraint: db.constraint().unwrap_or("unique").to_owned(),
+            };
+        }
+    }
+    StoreError::Backend(anyhow::Error::new(e).context("PostgreSQL query failed"))
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        self.q("SELECT 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        accounts::create_user(self, user).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        accounts::user(self, id).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+        accounts::user_by_email(self, email).await
+    }
+
+    async fn insert_refresh_token(&self, token: NewRefreshToken) -> Result<(), StoreError> {
+        accounts::insert_refresh_token(self, token).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next: NextRefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError> {
+        accounts::rotate_refresh_token(self, presented_hash, next, now).await
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        presented_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        accounts::revoke_refresh_family(self, presented_hash, now).await
+    }
+
+    async fn put_profile(
+        &self,
+        user_id: UserId,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<InterpreterRecord, StoreError> {
+        interpreters::put_profile(self, user_id, profile, now).await
+    }
+
+    async fn interpreter(&self, user_id: UserId) -> Result<Option<InterpreterRecord>, StoreError> {
+        interpreters::interpreter(self, user_id).await
+    }
+
+    async fn update_status(
+        &self,
+        user_id: UserId,
+        update: StatusUpdate,
+    ) -> Result<bool, StoreError> {
+        interpreters::update_status(self, user_id, update).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The store suite on PostgreSQL directly, then through PgBouncer in transaction pooling.
+    use std::sync::Arc;
+
+    use dragoman_ports::Store;
+
+    use crate::testing::TestDatabase;
+    use crate::{PgStore, Pooler};
+
+    mod direct {
+        use super::*;
+        dragoman_conformance::store_suite!({
+            let db = TestDatabase::create().await.expect("a test database");
+            let store = PgStore::connect(&db.direct_url(), Pooler::None, 4)
+                .await
+                .expect("connected");
+            (Arc::new(store) as Arc<dyn Store>, db)
+        });
+    }
+
+    mod through_pgbouncer {
+        use super::*;
+        dragoman_conformance::store_suite!({
+            let db = TestDatabase::create().await.expect("a test database");
+            let store = PgStore::connect(&db.pgbouncer_url(), Pooler::Transaction, 4)
+                .await
+                .expect("connected through PgBouncer (DRAGOMAN_TEST_PGBOUNCER)");
+            (Arc::new(store) as Arc<dyn Store>, db)
+        });
+    }
+}

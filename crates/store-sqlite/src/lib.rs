@@ -1,0 +1,201 @@
+//! The embedded store: one SQLite file, created and migrated on first start.
+//!
+//! Writes go through a pool of exactly one connection. SQLite allows one writer at a time
+//! anyway; queueing writers in our own pool rather than in SQLite's lock means no `SQLITE_BUSY`
+//! under load and no deadlock when a read transaction would upgrade to a write. Reads use a
+//! separate pool and proceed in parallel thanks to WAL mode.
+
+mod accounts;
+mod interpreters;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use dragoman_ports::StoreError;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// The store on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: the only way writes reach the file.
+    writer: SqlitePool,
+    /// Read-only connections for queries that change nothing.
+    reader: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .context("migrating the SQLite database")?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .with_context(|| format!("opening SQLite database {} for reading", path.display()))?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// Instants are stored as microseconds since the epoch (see the first migration).
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub(crate) fn instant(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
+}
+
+/// A stored value that our own code could not have written.
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(anyhow::anyhow!("corrupt row in the SQLite store: {what}"))
+}
+
+/// Maps driver errors, naming the constraint of a uniqueness violation. SQLite reports the
+/// columns, not the index name, so the index is recovered from the message.
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let message = db.message();
+            let constraint = if message.contains("users.email") {
+                "users_email_key"
+            } else if message.contains("refresh_tokens.token_hash") {
+                "refresh_tokens_token_hash_key"
+            } else {
+                "unique"
+            };
+            return StoreError::Conflict {
+                constraint: constraint.to_owned(),
+            };
+        }
+    }
+    StoreError::Backend(anyhow::Error::new(e).context("SQLite query failed"))
+}
+
+#[async_trait::async_trait]
+impl dragoman_ports::Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn create_user(
+        &self,
+        user: dragoman_ports::NewUser,
+    ) -> Result<dragoman_domain::User, StoreError> {
+        accounts::create_user(&self.writer, user).await
+    }
+
+    async fn user(
+        &self,
+        id: dragoman_domain::UserId,
+    ) -> Result<Option<dragoman_domain::User>, StoreError> {
+        accounts::user(&self.reader, id).await
+    }
+
+    async fn user_by_email(
+        &self,
+        email: &dragoman_domain::Email,
+    ) -> Result<Option<dragoman_ports::UserRecord>, StoreError> {
+        accounts::user_by_email(&self.reader, email).await
+    }
+
+    async fn insert_refresh_token(
+        &self,
+        token: dragoman_ports::NewRefreshToken,
+    ) -> Result<(), StoreError> {
+        accounts::insert_refresh_token(&self.writer, token).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next: dragoman_ports::store::NextRefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<dragoman_ports::RotateOutcome, StoreError> {
+        accounts::rotate_refresh_token(&self.writer, presented_hash, next, now).await
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        presented_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        accounts::revoke_refresh_family(&self.writer, presented_hash, now).await
+    }
+
+    async fn put_profile(
+        &self,
+        user_id: dragoman_domain::UserId,
+        profile: &dragoman_domain::Profile,
+        now: DateTime<Utc>,
+    ) -> Result<dragoman_ports::InterpreterRecord, StoreError> {
+        interpreters::put_profile(&self.writer, user_id, profile, now).await
+    }
+
+    async fn interpreter(
+        &self,
+        user_id: dragoman_domain::UserId,
+    ) -> Result<Option<dragoman_ports::InterpreterRecord>, StoreError> {
+        interpreters::interpreter(&self.reader, user_id).await
+    }
+
+    async fn update_status(
+        &self,
+        user_id: dragoman_domain::UserId,
+        update: dragoman_ports::StatusUpdate,
+    ) -> Result<bool, StoreError> {
+        interpreters::update_status(&self.writer, user_id, update).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteStore;
+
+    async fn fresh() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("dragoman.sqlite"))
+            .await
+            .expect("the store opens");
+        (store, dir)
+    }
+
+    dragoman_conformance::store_suite!({
+        let (store, dir) = fresh().await;
+        (
+            std::sync::Arc::new(store) as std::sync::Arc<dyn dragoman_ports::Store>,
+            dir,
+        )
+    });
+}
