@@ -78,7 +78,7 @@ resource "aws_db_parameter_group" "this" {
   # The seed's ceiling. PgBouncer's per-task limits are derived from it (deploy/pgbouncer/README.md).
   parameter {
     name         = "max_connections"
-    value        = tostring(var.max_connections)
+    value        = var.max_connections
     apply_method = "pending-reboot"
   }
 
@@ -91,7 +91,7 @@ resource "aws_db_parameter_group" "this" {
   # Statements slower than this are logged with their duration.
   parameter {
     name  = "log_min_duration_statement"
-    value = tostring(var.log_min_duration_statement_ms)
+    value = var.log_min_duration_statement_ms
   }
 
   # Schema changes are logged, so a migration leaves a trace beside the application's own log.
