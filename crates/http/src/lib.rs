@@ -1,1 +1,127 @@
-//! placeholder
+//! Dragoman's delivery layer: the HTTP API of API.md.
+//!
+//! [`router`] assembles every resource, the OpenAPI document generated from the handlers, and
+//! the envelope each request passes through (request id, logging, metrics, body limit, panic
+//! containment). [`serve`] runs it until a shutdown signal, draining requests in flight.
+
+pub mod auth;
+pub mod extract;
+mod observe;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use observe::REQUEST_ID;
+pub use problem::ApiError;
+pub use state::{AppState, HttpSettings};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Dragoman",
+        description = "On-demand interpreting: clients ask for an interpreter of a language, interpreters online with it are offered the request in real time.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Sign-up, login, tokens"),
+        (name = "interpreters", description = "Interpreter profiles and status"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, before state and middleware.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::accounts::router())
+        .merge(routes::interpreters::router())
+        .merge(routes::operations::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served at /openapi.json.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The complete application.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api();
+    let doc: Arc<str> = doc
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        .into();
+    let body_limit = state.settings.body_limit_bytes;
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(observe::observe))
+        .with_state(state)
+}
+
+/// A handler that panicked answers 500 like any other internal failure; the process and
+/// every other request go on.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
+/// requests in flight to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

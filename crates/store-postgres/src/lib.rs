@@ -82,6 +82,31 @@ impl PgStore {
         Ok(())
     }
 
+    /// Refuses to serve on a schema older than this build's migrations. A newer schema is
+    /// accepted: during a rolling deploy the new version migrates while the old one still
+    /// serves, which is why every migration must stay compatible with the version before it.
+    pub async fn check_schema(&self) -> anyhow::Result<()> {
+        let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let mut tx = self.pool.begin().await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .persistent(self.persistent)
+                .fetch_one(&mut *tx)
+                .await
+                .ok()
+                .flatten();
+        tx.rollback().await.ok();
+        match applied {
+            Some(v) if v >= expected => Ok(()),
+            Some(v) => anyhow::bail!(
+                "the database schema is at migration {v} but this build needs {expected}: run `dragoman migrate` (over a direct connection) or start with --migrate"
+            ),
+            None => anyhow::bail!(
+                "the database has no Dragoman schema: run `dragoman migrate` (over a direct connection) or start with --migrate"
+            ),
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

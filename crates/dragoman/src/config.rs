@@ -1,0 +1,425 @@
+//! Configuration: every setting is an environment variable and a command-line flag (API.md's
+//! table, plus the settings Dragoman adds), checked once at start into [`Settings`].
+//!
+//! An invalid setting stops the process before it serves anything, with one line naming the
+//! variable and what is wrong, and exit status 2.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dragoman_http::HttpSettings;
+use dragoman_store_postgres::Pooler;
+use dragoman_telemetry::LogFormat;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dragoman",
+    version,
+    about = "On-demand interpreting backend",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Bring the database schema up to date, then exit. Use a direct connection
+    /// (DATABASE_MIGRATION_URL or DATABASE_URL), never a transaction pooler.
+    Migrate,
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Exit 0 if the server on PORT answers GET /health with 200, else 1 (for container health
+    /// checks, which have no curl in a minimal image).
+    Healthcheck,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (admins can only be created this way).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// `admin`, `client` or `interpreter`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+        /// Read the password from standard input (one line). Required: a password on the
+        /// command line would be visible to every user of the machine.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoolerArg {
+    /// Directly to PostgreSQL, or a pooler with prepared-statement support.
+    None,
+    /// A transaction pooler without prepared-statement support (PgBouncer before 1.21).
+    Transaction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Json,
+    Text,
+}
+
+/// Every setting, as given.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// HTTP and WebSocket port.
+    #[arg(long, env = "PORT", default_value_t = 3000, global = true)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
+    pub host: String,
+    /// `postgres://...` for PostgreSQL (directly or through PgBouncer); unset: embedded SQLite
+    /// under DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A direct PostgreSQL URL for migrations when DATABASE_URL goes through a pooler.
+    #[arg(
+        long,
+        env = "DATABASE_MIGRATION_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_migration_url: Option<String>,
+    /// What sits between the instance and PostgreSQL.
+    #[arg(
+        long,
+        env = "DATABASE_POOLER",
+        value_enum,
+        default_value = "none",
+        global = true
+    )]
+    pub database_pooler: PoolerArg,
+    /// Connections in this instance's PostgreSQL pool.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub database_max_connections: u32,
+    /// Migrate the database at start (PostgreSQL; SQLite always migrates).
+    #[arg(long, env = "MIGRATE", global = true)]
+    pub migrate: bool,
+    /// `redis://...`; required to run more than one instance.
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The bucket for uploads; unset: local files under DATA_DIR.
+    #[arg(long, env = "S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+    /// An S3-compatible endpoint; unset: AWS.
+    #[arg(long, env = "S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// Embedded database, local objects, generated development secret.
+    #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// At least 32 bytes. Unset: generated once into DATA_DIR (embedded only).
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// The `service` field of every log line.
+    #[arg(long, env = "SERVICE_NAME", default_value = "dragoman", global = true)]
+    pub service_name: String,
+    /// Base of URLs the server hands out. Unset: http://localhost:PORT.
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// `json` or `text`. Unset: text on a terminal, JSON otherwise.
+    #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormatArg>,
+    /// Log filter (`info`, `debug`, `info,dragoman_http=debug`); RUST_LOG overrides it.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+    /// Take the client address from the last X-Forwarded-For entry (only behind a load balancer
+    /// that sets it).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: bool,
+    /// Failed logins for one account within the window before 429.
+    #[arg(
+        long,
+        env = "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_max_failures_per_account: u32,
+    /// Failed logins from one address within the window before 429.
+    #[arg(
+        long,
+        env = "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub login_max_failures_per_address: u32,
+    /// The login failure window, seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
+    pub login_window_secs: u64,
+    /// Longest a graceful stop waits for requests in flight, seconds (under ECS's 30 s).
+    #[arg(
+        long,
+        env = "SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 25,
+        global = true
+    )]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// A setting that cannot be used, named by its environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "configuration error: {}: {}",
+            self.variable, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// Where records live.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite {
+        path: PathBuf,
+    },
+    Postgres {
+        url: String,
+        migration_url: String,
+        pooler: Pooler,
+        max_connections: u32,
+    },
+}
+
+/// The JWT signing secret.
+#[derive(Clone)]
+pub enum JwtSecret {
+    Given(Vec<u8>),
+    /// Read from, or generated once into, this file.
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwtSecret::Given(_) => f.write_str("Given(<redacted>)"),
+            JwtSecret::File(p) => write!(f, "File({})", p.display()),
+        }
+    }
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub database: Database,
+    pub migrate: bool,
+    pub data_dir: PathBuf,
+    pub jwt_secret: JwtSecret,
+    pub service_name: String,
+    pub public_url: String,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub http: HttpSettings,
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// The one-machine defaults with everything under `data_dir`, listening on `port` of
+    /// 127.0.0.1 (0 picks a free port).
+    pub fn embedded(data_dir: &Path, port: u16) -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port,
+            database: Database::Sqlite {
+                path: data_dir.join("dragoman.sqlite"),
+            },
+            migrate: false,
+            data_dir: data_dir.to_owned(),
+            jwt_secret: JwtSecret::File(data_dir.join("jwt-secret")),
+            service_name: "dragoman".to_owned(),
+            public_url: format!("http://localhost:{port}"),
+            log_format: LogFormat::Json,
+            log_level: "info".to_owned(),
+            http: HttpSettings::default(),
+            shutdown_timeout: Duration::from_secs(25),
+        }
+    }
+}
+
+impl Config {
+    /// Checks every setting; the first unusable one is the error.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let database = match self.database_url.as_deref() {
+            None => Database::Sqlite {
+                path: self.data_dir.join("dragoman.sqlite"),
+            },
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let migration_url = match self.database_migration_url.as_deref() {
+                    Some(m) if m.starts_with("postgres://") || m.starts_with("postgresql://") => {
+                        m.to_owned()
+                    }
+                    Some(_) => {
+                        return Err(error(
+                            "DATABASE_MIGRATION_URL",
+                            "must start with postgres:// or postgresql://",
+                        ));
+                    }
+                    None => url.to_owned(),
+                };
+                if self.database_max_connections == 0 {
+                    return Err(error("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+                }
+                Database::Postgres {
+                    url: url.to_owned(),
+                    migration_url,
+                    pooler: match self.database_pooler {
+                        PoolerArg::None => Pooler::None,
+                        PoolerArg::Transaction => Pooler::Transaction,
+                    },
+                    max_connections: self.database_max_connections,
+                }
+            }
+            Some(url) => {
+                let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("(none)");
+                return Err(error(
+                    "DATABASE_URL",
+                    format!(
+                        "unknown scheme {scheme:?}: use postgres://... (or unset it for the embedded SQLite database)"
+                    ),
+                ));
+            }
+        };
+
+        let jwt_secret = match self.jwt_secret.as_deref() {
+            Some(s) if s.len() < 32 => {
+                return Err(error(
+                    "JWT_SECRET",
+                    format!(
+                        "is {} bytes; it must be at least 32 bytes of random data",
+                        s.len()
+                    ),
+                ));
+            }
+            Some(s) => JwtSecret::Given(s.as_bytes().to_vec()),
+            None if self.redis_url.is_some() => {
+                return Err(error(
+                    "JWT_SECRET",
+                    "must be set when REDIS_URL is set: every instance of a fleet must sign with the same secret",
+                ));
+            }
+            None => JwtSecret::File(self.data_dir.join("jwt-secret")),
+        };
+
+        if let Some(url) = self.redis_url.as_deref() {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(error("REDIS_URL", "must start with redis:// or rediss://"));
+            }
+            return Err(error(
+                "REDIS_URL",
+                "this build serves one instance on its in-process cache, bus and queue; the Redis backend that a fleet needs is not part of it yet, so unset REDIS_URL",
+            ));
+        }
+        if self.s3_bucket.is_some() || self.s3_endpoint.is_some() {
+            return Err(error(
+                "S3_BUCKET",
+                "this build has no object storage yet (uploads arrive with the files capability); unset S3_BUCKET and S3_ENDPOINT",
+            ));
+        }
+
+        if self.login_window_secs == 0 {
+            return Err(error("LOGIN_WINDOW_SECS", "must be at least 1"));
+        }
+        if self.login_max_failures_per_account == 0 || self.login_max_failures_per_address == 0 {
+            return Err(error(
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                "login failure limits must be at least 1",
+            ));
+        }
+        let public_url = match self.public_url.as_deref() {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                u.trim_end_matches('/').to_owned()
+            }
+            Some(_) => return Err(error("PUBLIC_URL", "must start with http:// or https://")),
+            None => format!("http://localhost:{}", self.port),
+        };
+        if self.service_name.trim().is_empty() {
+            return Err(error("SERVICE_NAME", "must not be empty"));
+        }
+
+        let needs_data_dir =
+            matches!(database, Database::Sqlite { .. }) || matches!(jwt_secret, JwtSecret::File(_));
+        if needs_data_dir {
+            check_writable(&self.data_dir)?;
+        }
+
+        Ok(Settings {
+            host: self.host.clone(),
+            port: self.port,
+            database,
+            migrate: self.migrate,
+            data_dir: self.data_dir.clone(),
+            jwt_secret,
+            service_name: self.service_name.clone(),
+            public_url,
+            log_format: match self.log_format {
+                Some(LogFormatArg::Json) => LogFormat::Json,
+                Some(LogFormatArg::Text) => LogFormat::Text,
+                None => LogFormat::detect(),
+            },
+            log_level: self.log_level.clone(),
+            http: HttpSettings {
+                trust_forwarded_for: self.trust_forwarded_for,
+                login_failures_per_account: self.login_max_failures_per_account,
+                login_failures_per_address: self.login_max_failures_per_address,
+                login_window: Duration::from_secs(self.login_window_secs),
+                ..HttpSettings::default()
+            },
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+        })
+    }
+}
+
+/// DATA_DIR must exist (it is created) and accept a new file.
+fn check_writable(dir: &Path) -> Result<(), ConfigError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        error(
+            "DATA_DIR",
+            format!("{} cannot be created: {e}", dir.display()),
+        )
+    })?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        error(
+            "DATA_DIR",
+            format!("{} is not writable: {e}", dir.display()),
+        )
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}

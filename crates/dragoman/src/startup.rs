@@ -1,0 +1,134 @@
+//! The one place that reads the settings and picks an implementation for each port.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use dragoman_http::auth::{Passwords, Tokens};
+use dragoman_http::{AppState, serve};
+use dragoman_inprocess::InProcessLimiter;
+use dragoman_ports::{Store, SystemClock};
+use dragoman_store_postgres::PgStore;
+use dragoman_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::{Database, Settings};
+use crate::secret;
+
+/// Access tokens live 15 minutes; a refresh token 30 days.
+const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A store of either kind, kept concrete so it can be closed cleanly at the end.
+#[derive(Debug, Clone)]
+pub enum StoreBackend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl StoreBackend {
+    /// Opens the configured store, migrating SQLite always and PostgreSQL when asked.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        match &settings.database {
+            Database::Sqlite { path } => Ok(Self::Sqlite(SqliteStore::open(path).await?)),
+            Database::Postgres {
+                url,
+                migration_url,
+                pooler,
+                max_connections,
+            } => {
+                if settings.migrate {
+                    PgStore::migrate(migration_url).await?;
+                }
+                let store = PgStore::connect(url, *pooler, *max_connections).await?;
+                store.check_schema().await?;
+                Ok(Self::Postgres(store))
+            }
+        }
+    }
+
+    pub fn as_port(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+/// A built application, bound to its port, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    store: StoreBackend,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = StoreBackend::open(&settings).await?;
+        let secret = secret::load(&settings.jwt_secret)?;
+        let state = AppState {
+            store: store.as_port(),
+            limiter: Arc::new(InProcessLimiter::new()),
+            clock: Arc::new(SystemClock),
+            tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
+            passwords: Passwords::new()?,
+            metrics: dragoman_telemetry::install_metrics()?,
+            settings: Arc::new(settings.http.clone()),
+        };
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        Ok(Self {
+            listener,
+            state,
+            store,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish
+    /// for at most the shutdown timeout, and closes the store.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        };
+        tracing::info!(port = self.port(), "Dragoman listening");
+        let server = serve(self.listener, dragoman_http::router(self.state), signal);
+        tokio::pin!(server);
+        let drained = tokio::select! {
+            result = &mut server => { result?; true }
+            _ = async {
+                let _ = stopping_rx.await;
+                tracing::info!(timeoutSecs = self.shutdown_timeout.as_secs(), "Draining requests in flight");
+                tokio::time::sleep(self.shutdown_timeout).await;
+            } => false,
+        };
+        if !drained {
+            tracing::warn!("Drain timeout reached; closing remaining connections");
+        }
+        self.store.close().await;
+        tracing::info!("Dragoman stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! Accounts: sign-up, login, token refresh and logout, and the caller's own user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use dragoman_domain::{DisplayName, Email, Password, Role, SignupRole, User, UserId};
+use dragoman_ports::store::NextRefreshToken;
+use dragoman_ports::{NewRefreshToken, NewUser, RotateOutcome, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::tokens::{new_refresh_token, refresh_token_hash};
+use crate::extract::{Caller, ClientIp, Json};
+use crate::problem::{ApiError, Checks, Problem};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+/// A user as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    #[schema(example = "client")]
+    pub role: String,
+    /// Null until an avatar is uploaded.
+    pub avatar_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email.as_str().to_owned(),
+            display_name: u.display_name.as_str().to_owned(),
+            role: u.role.as_str().to_owned(),
+            // Avatar uploads arrive with the files capability; until then no user has one.
+            avatar_url: None,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A signed-in session: who, and the tokens to act as them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserView,
+    /// A JWT for `Authorization: Bearer`, valid `expires_in` seconds.
+    pub access_token: String,
+    /// Opaque; exchange it at /v1/auth/refresh. Each can be used once.
+    pub refresh_token: String,
+    pub expires_in: u64,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBody {
+    pub email: String,
+    /// 10 to 128 characters.
+    pub password: String,
+    pub display_name: String,
+    /// `client` or `interpreter`.
+    pub role: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    pub refresh_token: String,
+}
+
+/// The longest password string a login looks at; longer is refused before hashing so that a
+/// huge body cannot buy a long hash computation.
+const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
+
+/// Issues an access token and a refresh token of a new family (sign-up and login).
+async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, ApiError> {
+    let now = state.clock.now();
+    let refresh_token = new_refresh_token();
+    state
+        .store
+        .insert_refresh_token(NewRefreshToken {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            family_id: Uuid::now_v7(),
+            token_hash: refresh_token_hash(&refresh_token),
+            created_at: now,
+            expires_at: now + state.tokens.refresh_ttl,
+        })
+        .await?;
+    respond(state, user, refresh_token, now)
+}
+
+fn respond(
+    state: &AppState,
+    user: User,
+    refresh_token: String,
+    now: DateTime<Utc>,
+) -> Result<AuthResponse, ApiError> {
+    Ok(AuthResponse {
+        access_token: state.tokens.issue_access(user.id, user.role, now)?,
+        refresh_token,
+        expires_in: state.tokens.access_ttl.as_secs(),
+        token_type: "Bearer",
+        user: user.into(),
+    })
+}
+
+/// Creates a client or interpreter account and signs it in.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignupBody,
+    responses(
+        (status = 201, body = AuthResponse),
+        (status = 409, description = "the e-mail is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid values", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn signup(
+    State(state): State<AppState>,
+    Json(body): Json<SignupBody>,
+) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
+    let mut checks = Checks::default();
+    let parsed = (
+        checks.check(Email::parse(&body.email)),
+        checks.check(Password::parse(&body.password)),
+        checks.check(DisplayName::parse(&body.display_name)),
+        checks.check(SignupRole::parse(&body.role)),
+    );
+    let (email, password, display_name, role) = checks.finish(parsed)?;
+    let password_hash = state.passwords.hash(&password).await?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            id: UserId(Uuid::now_v7()),
+            email,
+            password_hash,
+            display_name,
+            role: Role::from(role),
+            created_at: state.clock.now(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { constraint } if constraint == "users_email_key" => {
+                ApiError::conflict("email-taken", "an account with this e-mail address exists")
+            }
+            other => other.into(),
+        })?;
+    tracing::info!(userId = %user.id, role = user.role.as_str(), "User signed up");
+    Ok((
+        StatusCode::CREATED,
+        Json(start_session(&state, user).await?),
+    ))
+}
+
+/// Signs in with e-mail and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginBody,
+    responses(
+        (status = 200, body = AuthResponse),
+        (status = 401, description = "wrong e-mail or password (one answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<LoginBody>,
+) -> Result<Json<AuthResponse>, ApiError> {
+    let email = Email::parse(&body.email)?;
+    if body.password.len() > MAX_LOGIN_PASSWORD_BYTES {
+        return Err(ApiError::invalid(
+            "password",
+            "is longer than any valid password",
+        ));
+    }
+    let settings = &state.settings;
+    let account_key = format!("login:account:{}", email.as_str());
+    let address_key = format!("login:address:{ip}");
+    let blocked = [
+        state
+            .limiter
+            .blocked_for(&account_key, settings.login_failures_per_account)
+            .await?,
+        state
+            .limiter
+            .blocked_for(&address_key, settings.login_failures_per_address)
+            .await?,
+    ];
+    if let Some(wait) = blocked.into_iter().flatten().max() {
+        return Err(ApiError::RateLimited { retry_after: wait });
+    }
+
+    let record = state.store.user_by_email(&email).await?;
+    let verified = state
+        .passwords
+        .verify(
+            &body.password,
+            record.as_ref().map(|r| r.password_hash.as_str()),
+        )
+        .await?;
+    let Some(record) = record.filter(|_| verified) else {
+        state
+            .limiter
+            .record_failure(&account_key, settings.login_window)
+            .await?;
+        state
+            .limiter
+            .record_failure(&address_key, settings.login_window)
+            .await?;
+        tracing::info!(client_ip = %ip, "Login failed");
+        return Err(ApiError::BadCredentials);
+    };
+    state.limiter.reset(&account_key).await?;
+    tracing::info!(userId = %record.user.id, "User logged in");
+    Ok(Json(start_session(&state, record.user).await?))
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once; presenting one
+/// that was already exchanged revokes every token descended from the same login.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "accounts", request_body = RefreshBody,
+    responses(
+        (status = 200, body = AuthResponse),
+        (status = 401, description = "unknown, expired, revoked or reused token", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshBody>,
+) -> Result<Json<AuthResponse>, ApiError> {
+    let now = state.clock.now();
+    let next_token = new_refresh_token();
+    let outcome = state
+        .store
+        .rotate_refresh_token(
+            &refresh_token_hash(&body.refresh_token),
+            NextRefreshToken {
+                id: Uuid::now_v7(),
+                token_hash: refresh_token_hash(&next_token),
+                expires_at: now + state.tokens.refresh_ttl,
+            },
+            now,
+        )
+        .await?;
+    let user_id = match outcome {
+        RotateOutcome::Rotated { user_id } => user_id,
+        RotateOutcome::Reused { user_id } => {
+            tracing::warn!(userId = %user_id, "Refresh token reused; its family is revoked");
+            return Err(ApiError::Unauthenticated(
+                "this refresh token was already used; every session from the same login is now signed out",
+            ));
+        }
+        RotateOutcome::Invalid => {
+            return Err(ApiError::Unauthenticated(
+                "the refresh token is unknown or expired",
+            ));
+        }
+    };
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
+    Ok(Json(respond(&state, user, next_token, now)?))
+}
+
+/// Signs out: the refresh token and every token of its family stop working.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "accounts", request_body = RefreshBody,
+    responses((status = 204, description = "signed out (also for an unknown token)")))]
+async fn logout(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .revoke_refresh_family(&refresh_token_hash(&body.refresh_token), state.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/v1/me", tag = "accounts", security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
+    let user = state
+        .store
+        .user(caller.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
+    Ok(Json(user.into()))
+}

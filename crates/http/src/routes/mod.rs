@@ -1,0 +1,5 @@
+//! The API's resources, one module each.
+
+pub mod accounts;
+pub mod interpreters;
+pub mod operations;

@@ -1,0 +1,113 @@
+//! Operations: the load balancer's health check, readiness, metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::extract::Json;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(prometheus))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// 200 while the process serves. Touches no dependency: a database outage must not make the
+/// load balancer kill every instance at once.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependencyState {
+    pub name: &'static str,
+    /// `up` or `down`.
+    pub status: &'static str,
+    /// Why it is down, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    pub dependencies: Vec<DependencyState>,
+}
+
+/// 200 when every dependency answers, else 503; the body lists each one.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let store =
+        match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
+            Ok(Ok(())) => DependencyState {
+                name: "database",
+                status: "up",
+                error: None,
+            },
+            Ok(Err(e)) => DependencyState {
+                name: "database",
+                status: "down",
+                error: Some(format!("{e:#}")),
+            },
+            Err(_) => DependencyState {
+                name: "database",
+                status: "down",
+                error: Some("no answer within 2 s".to_owned()),
+            },
+        };
+    let dependencies = vec![
+        store,
+        // The in-process cache and bus live in this process: they are up if it is.
+        DependencyState {
+            name: "cache",
+            status: "up",
+            error: None,
+        },
+        DependencyState {
+            name: "bus",
+            status: "up",
+            error: None,
+        },
+    ];
+    let all_up = dependencies.iter().all(|d| d.status == "up");
+    let code = if all_up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(Readiness {
+            status: if all_up { "ready" } else { "not_ready" },
+            dependencies,
+        }),
+    )
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
+async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,49 @@
+//! The state every handler receives: cheap to clone, one `Arc` per backend, chosen once at
+//! start-up by the binary.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dragoman_ports::{AttemptLimiter, Clock, Store};
+use dragoman_telemetry::PrometheusHandle;
+
+use crate::auth::{Passwords, Tokens};
+
+/// Settings of the delivery layer, from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted by any JSON endpoint.
+    pub body_limit_bytes: usize,
+    /// Use the last `X-Forwarded-For` address as the client's (behind a load balancer that
+    /// appends it; never when clients can reach the instance directly).
+    pub trust_forwarded_for: bool,
+    /// Failed logins for one account within `login_window` before 429.
+    pub login_failures_per_account: u32,
+    /// Failed logins from one address within `login_window` before 429.
+    pub login_failures_per_address: u32,
+    pub login_window: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+            login_failures_per_account: 10,
+            login_failures_per_address: 100,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Shared application state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub limiter: Arc<dyn AttemptLimiter>,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: Arc<Tokens>,
+    pub passwords: Passwords,
+    pub metrics: PrometheusHandle,
+    pub settings: Arc<HttpSettings>,
+}
