@@ -138,7 +138,7 @@ resource "aws_secretsmanager_secret_version" "redis" {
   secret_string = jsonencode({
     auth_token = random_password.auth_token.result
     host       = aws_elasticache_replication_group.this.primary_endpoint_address
-    port       = 6379
+    port       = "6379"
     # rediss: TLS, required because transit encryption is on.
     url = "rediss://:${random_password.auth_token.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:6379"
   })

@@ -271,10 +271,11 @@ resource "aws_secretsmanager_secret" "database" {
 resource "aws_secretsmanager_secret_version" "database" {
   secret_id = aws_secretsmanager_secret.database.id
   secret_string = jsonencode({
-    username   = var.master_username
-    password   = random_password.master.result
-    host       = aws_db_instance.primary.address
-    port       = aws_db_instance.primary.port
+    username = var.master_username
+    password = random_password.master.result
+    host     = aws_db_instance.primary.address
+    # A string: ECS injects JSON keys of a secret as environment variables, which are strings.
+    port       = tostring(aws_db_instance.primary.port)
     dbname     = var.database_name
     pooled_url = local.pooled_url
     direct_url = local.direct_url
