@@ -41,7 +41,6 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "api" {
-  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer by design; targets sit in private subnets and accept the app port only from the load balancer's security group
   name        = "${var.name}-api"
   port        = var.target_port
   protocol    = "HTTP"

@@ -176,7 +176,6 @@ resource "aws_s3_bucket_policy" "uploads" {
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_18:This is the access-log destination; logging it into itself would log its own log writes without end
   #checkov:skip=CKV_AWS_144:Log archives are not worth a second region; they are kept for audit, not for recovery
   #checkov:skip=CKV2_AWS_62:Nothing consumes log-object events
   #checkov:skip=CKV_AWS_145:Load balancer access logs can only be delivered to a bucket encrypted with SSE-S3, not SSE-KMS
