@@ -55,14 +55,15 @@ impl AttemptLimiter for InProcessLimiter {
         let mut windows = self.lock();
         if windows.len() >= MAX_KEYS && !windows.contains_key(key) {
             windows.retain(|_, w| w.ends > now);
-            if windows.len() >= MAX_KEYS {
-                if let Some(oldest) = windows
+            // A scan of at most MAX_KEYS entries, only when full: cheap beside the password
+            // hash every failed login has already cost.
+            if windows.len() >= MAX_KEYS
+                && let Some(oldest) = windows
                     .iter()
                     .min_by_key(|(_, w)| w.ends)
                     .map(|(k, _)| k.clone())
-                {
-                    windows.remove(&oldest);
-                }
+            {
+                windows.remove(&oldest);
             }
         }
         let entry = windows.entry(key.to_owned()).or_insert(Window {

@@ -135,12 +135,12 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// Maps driver errors, naming the constraint that refused a write.
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return StoreError::Conflict {
-                constraint: db.constraint().unwrap_or("unique").to_owned(),
-            };
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict {
+            constraint: db.constraint().unwrap_or("unique").to_owned(),
+        };
     }
     StoreError::Backend(anyhow::Error::new(e).context("PostgreSQL query failed"))
 }

@@ -81,20 +81,20 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 /// Maps driver errors, naming the constraint of a uniqueness violation. SQLite reports the
 /// columns, not the index name, so the index is recovered from the message.
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let message = db.message();
-            let constraint = if message.contains("users.email") {
-                "users_email_key"
-            } else if message.contains("refresh_tokens.token_hash") {
-                "refresh_tokens_token_hash_key"
-            } else {
-                "unique"
-            };
-            return StoreError::Conflict {
-                constraint: constraint.to_owned(),
-            };
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let message = db.message();
+        let constraint = if message.contains("users.email") {
+            "users_email_key"
+        } else if message.contains("refresh_tokens.token_hash") {
+            "refresh_tokens_token_hash_key"
+        } else {
+            "unique"
+        };
+        return StoreError::Conflict {
+            constraint: constraint.to_owned(),
+        };
     }
     StoreError::Backend(anyhow::Error::new(e).context("SQLite query failed"))
 }

@@ -54,10 +54,10 @@ where
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let extensions = span.extensions();
-                if let Some(stored) = extensions.get::<FormattedFields<JsonFields>>() {
-                    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(stored) {
-                        fields.extend(map);
-                    }
+                if let Some(stored) = extensions.get::<FormattedFields<JsonFields>>()
+                    && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(stored)
+                {
+                    fields.extend(map);
                 }
             }
         }

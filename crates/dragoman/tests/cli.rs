@@ -1,0 +1,394 @@
+//! The binary itself: configuration errors, the commands, logs, graceful stop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dragoman_store_postgres::testing::TestDatabase;
+use serde_json::{Value, json};
+
+fn dragoman() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dragoman"));
+    // Nothing from the environment of the test run leaks in.
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("the binary runs")
+}
+
+fn assert_config_error(output: &Output, variable: &str) {
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("configuration error: {variable}: ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invalid_configuration_stops_with_status_2_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    assert_config_error(
+        &run(dragoman()
+            .env("DATA_DIR", &data)
+            .env("DATABASE_URL", "mysql://localhost/db")),
+        "DATABASE_URL",
+    );
+    assert_config_error(
+        &run(dragoman()
+            .env("DATA_DIR", &data)
+            .env("JWT_SECRET", "too-short")),
+        "JWT_SECRET",
+    );
+    assert_config_error(
+        &run(dragoman()
+            .env("DATA_DIR", &data)
+            .env("REDIS_URL", "redis://127.0.0.1:6379")),
+        "JWT_SECRET",
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").expect("written");
+    assert_config_error(
+        &run(dragoman().env("DATA_DIR", file.join("data"))),
+        "DATA_DIR",
+    );
+    assert_config_error(
+        &run(dragoman().args(["--data-dir", &data, "--public-url", "ftp://x"])),
+        "PUBLIC_URL",
+    );
+    // clap's own refusals use the same status.
+    assert_eq!(
+        run(dragoman().env("PORT", "not-a-port")).status.code(),
+        Some(2)
+    );
+}
+
+/// A `dragoman serve` child process whose log lines are collected.
+struct Server {
+    child: Child,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(envs: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut command = dragoman();
+        command
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("LOG_FORMAT", "json");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawned");
+        let (tx, lines) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut server = Self {
+            child,
+            port,
+            lines,
+            seen: Vec::new(),
+        };
+        server.wait_for("Dragoman listening");
+        server
+    }
+
+    fn wait_for(&mut self, message: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Ok(v) = serde_json::from_str::<Value>(&line)
+                        && v["message"] == message
+                    {
+                        return v;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no {message:?} line; saw {:#?}", self.seen);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// SIGTERM, then the exit status and every line written.
+    fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let status = self.child.wait().expect("exited");
+        std::thread::sleep(Duration::from_millis(100));
+        self.seen.extend(self.lines.try_iter());
+        (status.code(), self.seen)
+    }
+}
+
+async fn post(url: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn logs_are_seed_shaped_json_and_carry_no_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(&[
+        ("DATA_DIR", dir.path().to_str().expect("utf-8")),
+        ("SERVICE_NAME", "api-service"),
+    ]);
+    let password = "a very secret passphrase";
+    let email = "nurse@example.org";
+    let signup: Value = post(
+        &server.url("/v1/auth/signup"),
+        &json!({"email": email, "password": password, "display_name": "Nurse", "role": "client"}),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    let login: Value = post(
+        &server.url("/v1/auth/login"),
+        &json!({"email": email, "password": password}),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    let failed = post(
+        &server.url("/v1/auth/login"),
+        &json!({"email": email, "password": "wrong guess 123"}),
+    )
+    .await;
+    assert_eq!(failed.status(), 401);
+    let refreshed: Value = post(
+        &server.url("/v1/auth/refresh"),
+        &json!({"refresh_token": login["refresh_token"]}),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    let me = reqwest::Client::new()
+        .get(server.url("/v1/me"))
+        .bearer_auth(refreshed["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(me.status(), 200);
+
+    let (status, lines) = server.terminate();
+    assert_eq!(status, Some(0));
+    let secrets = [
+        password.to_owned(),
+        "wrong guess 123".to_owned(),
+        signup["access_token"].as_str().expect("t").to_owned(),
+        signup["refresh_token"].as_str().expect("t").to_owned(),
+        login["access_token"].as_str().expect("t").to_owned(),
+        login["refresh_token"].as_str().expect("t").to_owned(),
+        refreshed["access_token"].as_str().expect("t").to_owned(),
+        refreshed["refresh_token"].as_str().expect("t").to_owned(),
+    ];
+    assert!(lines.len() >= 6, "{lines:#?}");
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        for field in ["level", "message", "timestamp", "service"] {
+            assert!(v.get(field).is_some(), "no {field}: {line}");
+        }
+        assert_eq!(v["service"], "api-service");
+        let ts = v["timestamp"].as_str().expect("timestamp");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.len() == 24,
+            "{ts}"
+        );
+        for secret in &secrets {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a secret leaked into {line}"
+            );
+        }
+    }
+    let me_line = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "Request completed" && v["route"] == "/v1/me")
+        .expect("a request line for /v1/me");
+    assert_eq!(me_line["status"], 200);
+    assert_eq!(me_line["method"], "GET");
+    assert!(me_line["latencyMs"].is_number());
+    assert!(me_line["requestId"].is_string());
+    assert_eq!(me_line["userId"], signup["user"]["id"]);
+    assert!(lines.iter().any(|l| l.contains("SIGTERM received")));
+    assert!(lines.iter().any(|l| l.contains("Dragoman stopped")));
+}
+
+#[tokio::test]
+async fn healthcheck_answers_for_the_container() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    let server = Server::start(&[("DATA_DIR", &data)]);
+    let port = server.port.to_string();
+    assert!(
+        run(dragoman()
+            .args(["healthcheck"])
+            .env("PORT", &port)
+            .env("DATA_DIR", &data))
+        .status
+        .success()
+    );
+    let (status, _) = server.terminate();
+    assert_eq!(status, Some(0));
+    let closed = run(dragoman()
+        .args(["healthcheck"])
+        .env("PORT", &port)
+        .env("DATA_DIR", &data));
+    assert_eq!(closed.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn admins_are_created_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    let create = |password: &str| {
+        let mut child = dragoman()
+            .args([
+                "admin",
+                "create-user",
+                "--email",
+                "Ops@Example.org",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ])
+            .env("DATA_DIR", &data)
+            .env("LOG_FORMAT", "json")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawned");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("written");
+        child.wait_with_output().expect("finished")
+    };
+    let short = create("short");
+    assert_eq!(short.status.code(), Some(1));
+    let created = create("operations password");
+    assert!(created.status.success(), "{created:?}");
+    let user: Value = serde_json::from_slice(&created.stdout).expect("JSON on stdout");
+    assert_eq!(user["email"], "ops@example.org");
+    assert_eq!(user["role"], "admin");
+    assert_eq!(
+        create("operations password").status.code(),
+        Some(1),
+        "a second admin with the same e-mail"
+    );
+
+    let server = Server::start(&[("DATA_DIR", &data)]);
+    let login: Value = post(
+        &server.url("/v1/auth/login"),
+        &json!({"email": "ops@example.org", "password": "operations password"}),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert_eq!(login["user"]["role"], "admin");
+    server.terminate();
+}
+
+#[tokio::test]
+async fn postgres_is_migrated_by_command_and_checked_at_start() {
+    let db = TestDatabase::create().await.expect("a database");
+    // A database without our schema: the template is migrated, so use a fresh empty one.
+    let empty = format!("{}_empty", db.name);
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(
+        &dragoman_store_postgres::testing::admin_url(),
+    )
+    .await
+    .expect("admin");
+    sqlx::Executor::execute(
+        &mut admin,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{empty}\"")),
+    )
+    .await
+    .expect("created");
+    let url = dragoman_store_postgres::testing::with_database(
+        &dragoman_store_postgres::testing::admin_url(),
+        &empty,
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+
+    let refused = run(dragoman()
+        .env("DATA_DIR", &data)
+        .env("DATABASE_URL", &url)
+        .env("LOG_FORMAT", "json"));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("dragoman migrate"),
+        "{refused:?}"
+    );
+
+    let migrated = run(dragoman()
+        .arg("migrate")
+        .env("DATA_DIR", &data)
+        .env("DATABASE_URL", &url));
+    assert!(migrated.status.success(), "{migrated:?}");
+    let server = Server::start(&[("DATA_DIR", &data), ("DATABASE_URL", &url)]);
+    let health = reqwest::get(server.url("/ready")).await.expect("sent");
+    assert_eq!(health.status(), 200);
+    let (status, _) = server.terminate();
+    assert_eq!(status, Some(0));
+    sqlx::Executor::execute(
+        &mut admin,
+        sqlx::AssertSqlSafe(format!("DROP DATABASE \"{empty}\" WITH (FORCE)")),
+    )
+    .await
+    .expect("dropped");
+}

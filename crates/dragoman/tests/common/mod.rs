@@ -1,0 +1,216 @@
+//! Test support: the real application on port 0, against a store of its own.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use dragoman::config::Database;
+use dragoman::{Application, Settings};
+use dragoman_store_postgres::Pooler;
+use dragoman_store_postgres::testing::TestDatabase;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Which store the application runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// PostgreSQL through PgBouncer in transaction pooling: the production path.
+    PgBouncer,
+}
+
+/// Expands `async fn name(backend: Backend)` test bodies into one test per backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_through_pgbouncer() {
+                    super::$name($crate::common::Backend::PgBouncer).await;
+                }
+            }
+        )+
+    };
+}
+
+/// A running application and a client for it.
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    pub database: Option<TestDatabase>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings for a test instance on `backend`, with its own data directory and database.
+pub async fn settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<TestDatabase>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut settings = Settings::embedded(dir.path(), 0);
+    settings.shutdown_timeout = Duration::from_secs(5);
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::PgBouncer => {
+            let db = TestDatabase::create()
+                .await
+                .expect("a PostgreSQL test database");
+            settings.database = Database::Postgres {
+                url: db.pgbouncer_url(),
+                migration_url: db.direct_url(),
+                pooler: Pooler::Transaction,
+                max_connections: 4,
+            };
+            settings.migrate = true;
+            Some(db)
+        }
+    };
+    (settings, dir, database)
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (settings, dir, database) = settings(backend).await;
+    spawn_with(settings, dir, database).await
+}
+
+pub async fn spawn_with(
+    settings: Settings,
+    dir: tempfile::TempDir,
+    database: Option<TestDatabase>,
+) -> TestApp {
+    let app = Application::build(settings)
+        .await
+        .expect("the application builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client"),
+        data_dir: dir,
+        database,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+/// A signed-up user and its credentials.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn put_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Signs up a new user of `role` with a unique e-mail address.
+    pub async fn signup(&self, role: &str) -> Account {
+        let email = format!("{role}-{}@example.org", uuid::Uuid::new_v4().simple());
+        let password = "correct horse battery".to_owned();
+        let response = self
+            .post(
+                "/v1/auth/signup",
+                &json!({"email": email, "password": password, "display_name": "Test User", "role": role}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("JSON");
+        Account {
+            id: body["user"]["id"].as_str().expect("id").to_owned(),
+            email,
+            password,
+            access: body["access_token"].as_str().expect("access").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// Stops the application gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server task").expect("a clean stop");
+        }
+    }
+}
+
+/// Asserts a problem+json answer with `status` and returns its body.
+pub async fn expect_problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("a JSON problem");
+    for field in ["type", "title", "status", "detail"] {
+        assert!(body.get(field).is_some(), "problem without {field}: {body}");
+    }
+    assert_eq!(body["status"], status);
+    body
+}

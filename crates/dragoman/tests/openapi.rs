@@ -1,0 +1,75 @@
+//! The OpenAPI document served at /openapi.json agrees with the contract (docs/api.md, a copy
+//! of API.md): every operation it describes is one the contract names or one Dragoman adds.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+/// Operations of the contract's tables: `| METHOD /path | ...`.
+fn contract_operations() -> BTreeSet<(String, String)> {
+    let text = include_str!("../../../docs/api.md");
+    text.lines()
+        .filter_map(|line| {
+            let cell = line.strip_prefix("| ")?.split(" |").next()?;
+            let (method, rest) = cell.split_once(' ')?;
+            let path = rest.split_whitespace().next()?;
+            let method = method.to_ascii_lowercase();
+            ["get", "post", "put", "delete", "patch"]
+                .contains(&method.as_str())
+                .then(|| (method, path.split('?').next().unwrap_or(path).to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_in_the_contract() {
+    let app = common::spawn_app(common::Backend::Sqlite).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    let contract = contract_operations();
+    assert!(
+        contract.len() >= 25,
+        "the contract was not parsed: {contract:?}"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut served = BTreeSet::new();
+    for (path, item) in paths {
+        for method in item.as_object().expect("path item").keys() {
+            served.insert((method.clone(), path.clone()));
+        }
+    }
+    for op in &served {
+        assert!(
+            contract.contains(op),
+            "{op:?} is served but not in the contract"
+        );
+    }
+    for must in [
+        ("post", "/v1/auth/signup"),
+        ("post", "/v1/auth/login"),
+        ("post", "/v1/auth/refresh"),
+        ("post", "/v1/auth/logout"),
+        ("get", "/v1/me"),
+        ("put", "/v1/interpreters/me"),
+        ("get", "/v1/interpreters/me"),
+        ("put", "/v1/interpreters/me/status"),
+        ("get", "/health"),
+        ("get", "/ready"),
+        ("get", "/metrics"),
+    ] {
+        assert!(
+            served.contains(&(must.0.to_owned(), must.1.to_owned())),
+            "{must:?} is not documented"
+        );
+    }
+    // Every error answer is described as problem details.
+    let signup = &doc["paths"]["/v1/auth/signup"]["post"]["responses"]["409"]["content"];
+    assert!(signup.get("application/problem+json").is_some(), "{signup}");
+    app.stop().await;
+}
