@@ -9,6 +9,7 @@ pub mod account;
 pub mod ids;
 pub mod interpreter;
 pub mod language;
+pub mod matching;
 
 pub use account::{DisplayName, Email, Password, Role, SignupRole, User};
 pub use ids::UserId;
@@ -17,6 +18,10 @@ pub use interpreter::{
     SpecializationSet, StatusChangeError,
 };
 pub use language::LanguageCode;
+pub use matching::{
+    Need, Offer, OfferId, OfferStatus, Presence, Priority, Request, RequestId, RequestStatus,
+    Session, SessionId,
+};
 
 /// Why a value offered from outside was refused. The message is written for the caller: it
 /// names the field and says what would be accepted.
