@@ -19,8 +19,8 @@ pub use interpreter::{
 };
 pub use language::LanguageCode;
 pub use matching::{
-    Need, Offer, OfferId, OfferStatus, Presence, Priority, Request, RequestId, RequestStatus,
-    Session, SessionId,
+    Explanation, Matcher, MatchingConfig, Need, Offer, OfferId, OfferStatus, Plan, Presence,
+    Priority, Request, RequestId, RequestStatus, Session, SessionId, Snapshot, Strategy,
 };
 
 /// Why a value offered from outside was refused. The message is written for the caller: it

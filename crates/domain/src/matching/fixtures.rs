@@ -3,8 +3,11 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::{Need, Priority, Request, RequestId};
-use crate::{LanguageCode, Modality, Specialization, UserId};
+use super::{InterpreterSnapshot, Need, Priority, Request, RequestId};
+use crate::{
+    InterpreterStatus, LanguageCode, LanguageSkill, Level, Modality, ModalitySet, Profile,
+    Specialization, SpecializationSet, UserId,
+};
 
 /// `secs` seconds after a fixed origin.
 pub fn at(secs: i64) -> DateTime<Utc> {
@@ -26,6 +29,36 @@ pub fn lang(code: &str) -> LanguageCode {
 
 pub fn need(code: &str, specialization: Specialization, modality: Modality) -> Need {
     Need::new(lang(code), Some(specialization), Some(modality))
+}
+
+pub fn profile(codes: &[&str], specs: &[Specialization], mods: &[Modality]) -> Profile {
+    let languages = codes
+        .iter()
+        .map(|c| LanguageSkill {
+            code: lang(c),
+            level: Level::Professional,
+            certified: false,
+        })
+        .collect();
+    Profile::new(
+        languages,
+        specs.iter().copied().collect::<SpecializationSet>(),
+        mods.iter().copied().collect::<ModalitySet>(),
+    )
+    .expect("a valid profile")
+}
+
+/// An available Spanish general video interpreter, idle since `idle_since` seconds.
+pub fn interpreter(n: u128, idle_since: i64) -> InterpreterSnapshot {
+    InterpreterSnapshot {
+        id: user(n),
+        status: InterpreterStatus::Available,
+        profile: profile(&["es"], &[Specialization::General], &[Modality::Video]),
+        idle_since: at(idle_since),
+        declines_today: 0,
+        talk_time_today: TimeDelta::zero(),
+        last_offered_at: None,
+    }
 }
 
 /// A queued Spanish general video request created at `created` seconds.

@@ -9,23 +9,44 @@
 //!
 //! One concept per file:
 //! - [`ids`]: `RequestId`, `OfferId`, `SessionId`;
+//! - [`config`]: the tunable settings and their defaults;
 //! - [`request`], [`offer`], [`session`], [`presence`]: the life cycles, as transition functions
 //!   that return the next state or a typed error;
-//! - [`queue`]: the order of waiting requests and their queue positions.
+//! - [`eligibility`]: the hard constraints and the rule that excludes each interpreter;
+//! - [`strategy`]: the pluggable order of eligible interpreters;
+//! - [`queue`]: the order of waiting requests and their queue positions;
+//! - [`explanation`]: the stored record of each decision;
+//! - [`plan`]: one round of matching over a snapshot;
+//! - [`estimate`]: the estimated wait of a queued request.
 
+pub mod config;
+pub mod eligibility;
+pub mod estimate;
+pub mod explanation;
 pub mod ids;
 pub mod offer;
+pub mod plan;
 pub mod presence;
 pub mod queue;
 pub mod request;
 pub mod session;
+pub mod strategy;
 
+pub use config::MatchingConfig;
+pub use eligibility::{
+    Assessment, ExcludedInterpreter, Exclusion, InterpreterSnapshot, OfferHistory, assess, check,
+    covers,
+};
+pub use estimate::{WaitInputs, estimate_wait};
+pub use explanation::{Explanation, explain};
 pub use ids::{OfferId, RequestId, SessionId};
 pub use offer::{Offer, OfferError, OfferStatus, RescindReason};
+pub use plan::{Matcher, Plan, PlannedOffer, Snapshot};
 pub use presence::{AwayReason, Presence, PresenceEvent, PresenceTransitionError};
 pub use queue::{Priority, queue_order, queue_position, queue_positions};
 pub use request::{Need, Request, RequestEvent, RequestStatus, RequestTransitionError};
 pub use session::{Participant, Rating, Session, SessionError, SessionPhase, Stars};
+pub use strategy::{Candidate, OrderingKey, Strategy};
 
 #[cfg(test)]
 mod fixtures;
