@@ -41,7 +41,7 @@ pub use estimate::{WaitInputs, estimate_wait};
 pub use explanation::{Explanation, explain};
 pub use ids::{OfferId, RequestId, SessionId};
 pub use offer::{Offer, OfferError, OfferStatus, RescindReason};
-pub use plan::{Matcher, Plan, PlannedOffer, Snapshot};
+pub use plan::{Expiry, Matcher, Plan, PlannedOffer, Snapshot};
 pub use presence::{AwayReason, Presence, PresenceEvent, PresenceTransitionError};
 pub use queue::{Priority, queue_order, queue_position, queue_positions};
 pub use request::{Need, Request, RequestEvent, RequestStatus, RequestTransitionError};
@@ -50,3 +50,5 @@ pub use strategy::{Candidate, OrderingKey, Strategy};
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod model;

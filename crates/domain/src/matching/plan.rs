@@ -10,7 +10,9 @@
 //! - requests are visited in queue order ([`super::queue_order`]) and each takes the first
 //!   eligible candidate, so a later request never takes an interpreter an earlier waiting one
 //!   could have had: that is first in, first out within a priority;
-//! - a request that has waited the maximum wait is expired, not offered.
+//! - a request that has waited the maximum wait is expired, not offered; if it held a pending
+//!   offer, that offer is to be rescinded and its interpreter is free again within this very
+//!   round, so nobody waits behind an interpreter who is only nominally reserved.
 
 use chrono::{DateTime, Utc};
 
@@ -29,6 +31,9 @@ pub struct Snapshot {
     pub interpreters: Vec<InterpreterSnapshot>,
     /// Every (request, interpreter) pair already offered.
     pub history: OfferHistory,
+    /// The pending offers. Without them the plan still never double-books, but an interpreter
+    /// whose request expires in this round stays out of it until the next.
+    pub pending_offers: Vec<Offer>,
 }
 
 /// An offer to make, with the reasons for it.
@@ -62,9 +67,27 @@ impl PlannedOffer {
 pub struct Plan {
     /// In queue order.
     pub offers: Vec<PlannedOffer>,
-    /// Requests past their maximum wait, in queue order. An `offered` one has a pending offer
-    /// that the caller must rescind (reason `expired`), releasing its interpreter.
-    pub expired: Vec<RequestId>,
+    /// Requests past their maximum wait, in queue order.
+    pub expired: Vec<Expiry>,
+}
+
+/// A request to expire, with the pending offer to rescind along with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub request_id: RequestId,
+    /// The request's pending offer, if any: rescind it (reason `expired`) and release its
+    /// interpreter with [`super::Presence::rescind`]. The plan already counted them free.
+    pub rescind: Option<Offer>,
+}
+
+fn set_status(
+    interpreters: &mut [InterpreterSnapshot],
+    id: UserId,
+    to: impl Fn(InterpreterStatus) -> InterpreterStatus,
+) {
+    for i in interpreters.iter_mut().filter(|i| i.id == id) {
+        i.status = to(i.status);
+    }
 }
 
 /// Matching with one configuration.
@@ -90,15 +113,35 @@ impl Matcher {
             .filter(|r| r.status.is_open())
             .collect();
         open.sort_by(|a, b| queue_order(a, b));
+        let (overdue, waiting): (Vec<&Request>, Vec<&Request>) = open
+            .into_iter()
+            .partition(|r| r.is_overdue(now, self.config.max_wait));
 
-        // Interpreters reserved during this round stop being available for the rest of it.
+        // The working copy of the interpreters: released by expiries first, then reserved one
+        // by one as the round hands out offers.
         let mut interpreters = snapshot.interpreters.clone();
         let mut plan = Plan::default();
-        for request in open {
-            if request.is_overdue(now, self.config.max_wait) {
-                plan.expired.push(request.id);
-                continue;
+        for request in overdue {
+            let rescind = snapshot
+                .pending_offers
+                .iter()
+                .find(|o| o.request_id == request.id && o.is_pending())
+                .copied();
+            if let Some(offer) = rescind {
+                set_status(&mut interpreters, offer.interpreter_id, |s| {
+                    if s == InterpreterStatus::Reserved {
+                        InterpreterStatus::Available
+                    } else {
+                        s
+                    }
+                });
             }
+            plan.expired.push(Expiry {
+                request_id: request.id,
+                rescind,
+            });
+        }
+        for request in waiting {
             if request.status != RequestStatus::Queued {
                 continue;
             }
@@ -112,10 +155,7 @@ impl Matcher {
             let Some(chosen) = explanation.chosen else {
                 continue;
             };
-            interpreters
-                .iter_mut()
-                .filter(|i| i.id == chosen)
-                .for_each(|i| i.status = InterpreterStatus::Reserved);
+            set_status(&mut interpreters, chosen, |_| InterpreterStatus::Reserved);
             plan.offers.push(PlannedOffer {
                 request_id: request.id,
                 interpreter_id: chosen,
@@ -165,6 +205,7 @@ mod tests {
             requests: vec![request(2, 20), request(1, 10), urgent],
             interpreters: vec![interpreter(1, 5), interpreter(2, 0)],
             history: OfferHistory::new(),
+            pending_offers: vec![],
         };
         let plan = matcher().plan(&snapshot, at(60));
         let offers: Vec<_> = plan
@@ -191,6 +232,7 @@ mod tests {
             requests: vec![offered, waiting],
             interpreters: vec![interpreter(1, 0), interpreter(2, 1)],
             history: [(waiting.id, user(1))].into_iter().collect(),
+            pending_offers: vec![],
         };
         let plan = matcher().plan(&snapshot, at(10));
         assert_eq!(plan.offers.len(), 1);
@@ -210,9 +252,11 @@ mod tests {
             requests: vec![request(3, 100), offered, request(2, 1)],
             interpreters: vec![interpreter(1, 0)],
             history: OfferHistory::new(),
+            pending_offers: vec![],
         };
         let plan = matcher().plan(&snapshot, at(301));
-        assert_eq!(plan.expired, [offered.id, request(2, 0).id]);
+        let expired: Vec<_> = plan.expired.iter().map(|e| e.request_id).collect();
+        assert_eq!(expired, [offered.id, request(2, 0).id]);
         assert_eq!(plan.offers.len(), 1);
         assert_eq!(plan.offers[0].request_id, request(3, 0).id);
     }
@@ -227,6 +271,7 @@ mod tests {
             requests: vec![request(1, 60)],
             interpreters: vec![rested, fresh],
             history: OfferHistory::new(),
+            pending_offers: vec![],
         };
         let round_robin = Matcher::new(MatchingConfig {
             strategy: Strategy::RoundRobin,
@@ -242,5 +287,37 @@ mod tests {
         );
         let why = round_robin.explain(&snapshot.requests[0], &snapshot, at(61));
         assert_eq!(why.chosen, Some(user(2)));
+    }
+
+    #[test]
+    fn an_expiring_request_frees_its_interpreter_in_the_same_round() {
+        let old = request(1, 0)
+            .apply(RequestEvent::Offer)
+            .expect("offer a queued request");
+        let mut holder = interpreter(1, 0);
+        holder.status = InterpreterStatus::Reserved;
+        let pending = Offer::new(
+            OfferId(uuid::Uuid::from_u128(5)),
+            &old,
+            holder.id,
+            at(290),
+            TimeDelta::seconds(20),
+        );
+        let snapshot = Snapshot {
+            requests: vec![old, request(2, 200)],
+            interpreters: vec![holder],
+            history: [(old.id, user(1))].into_iter().collect(),
+            pending_offers: vec![pending],
+        };
+        let plan = matcher().plan(&snapshot, at(300));
+        assert_eq!(
+            plan.expired,
+            [Expiry {
+                request_id: old.id,
+                rescind: Some(pending)
+            }]
+        );
+        assert_eq!(plan.offers.len(), 1);
+        assert_eq!(plan.offers[0].interpreter_id, user(1));
     }
 }
