@@ -11,12 +11,13 @@
 //! - [`ids`]: `RequestId`, `OfferId`, `SessionId`;
 //! - [`config`]: the tunable settings and their defaults;
 //! - [`request`], [`offer`], [`session`], [`presence`]: the life cycles, as transition functions
-//!   that return the next state or a typed error;
+//!   that return the next state or a typed error; [`manual_status`]: the interpreter's own status
+//!   changes and how they meet matching's; [`rating`]: the client's rating of a session;
 //! - [`eligibility`]: the hard constraints and the rule that excludes each interpreter;
 //! - [`strategy`]: the pluggable order of eligible interpreters;
 //! - [`queue`]: the order of waiting requests and their queue positions;
 //! - [`explanation`]: the stored record of each decision;
-//! - [`plan`]: one round of matching over a snapshot;
+//! - [`plan`]: what one round of matching sees and decides; [`matcher`]: how it decides;
 //! - [`estimate`]: the estimated wait of a queued request.
 
 pub mod config;
@@ -24,10 +25,13 @@ pub mod eligibility;
 pub mod estimate;
 pub mod explanation;
 pub mod ids;
+pub mod manual_status;
+pub mod matcher;
 pub mod offer;
 pub mod plan;
 pub mod presence;
 pub mod queue;
+pub mod rating;
 pub mod request;
 pub mod session;
 pub mod strategy;
@@ -40,12 +44,14 @@ pub use eligibility::{
 pub use estimate::{WaitInputs, estimate_wait};
 pub use explanation::{Explanation, explain};
 pub use ids::{OfferId, RequestId, SessionId};
+pub use matcher::Matcher;
 pub use offer::{Offer, OfferError, OfferStatus, RescindReason};
-pub use plan::{Expiry, Matcher, Plan, PlannedOffer, Snapshot};
+pub use plan::{Expiry, Plan, PlannedOffer, Snapshot};
 pub use presence::{AwayReason, Presence, PresenceEvent, PresenceTransitionError};
 pub use queue::{Priority, queue_order, queue_position, queue_positions};
+pub use rating::{Rating, Stars};
 pub use request::{Need, Request, RequestEvent, RequestStatus, RequestTransitionError};
-pub use session::{Participant, Rating, Session, SessionError, SessionPhase, Stars};
+pub use session::{Participant, Session, SessionError, SessionPhase};
 pub use strategy::{Candidate, OrderingKey, Strategy};
 
 #[cfg(test)]

@@ -6,11 +6,7 @@
 //!       └─decline|miss|rescind┘   (the Nth miss in a row leads to away instead)
 //! ```
 //!
-//! The interpreter may still ask for `available`, `away` or `offline` at any time except during
-//! a session, by [`InterpreterStatus::manual_change`]'s rules: leaving `reserved` that way means
-//! the pending offer must be rescinded by the caller, and leaving `wrap_up` cuts it short (the
-//! wrap-up timer then finds the interpreter elsewhere and [`Presence::finish_wrap_up`] refuses,
-//! which the timer treats as nothing to do).
+//! The interpreter's own changes (`available`, `away`, `offline`) are in [`super::manual_status`].
 //!
 //! `idle_since` is what longest-idle-first orders by: when the interpreter last became
 //! `available`. A decline or a miss counts as becoming available again, so that whoever just
@@ -20,7 +16,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::{InterpreterStatus, StatusChangeError};
+use crate::InterpreterStatus;
 
 /// Why the system set an interpreter `away`, to be shown to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -148,43 +144,6 @@ impl Presence {
         (self.status == InterpreterStatus::WrapUp).then(|| self.since + wrap_up)
     }
 
-    /// The interpreter asks for `to`, one of `available`, `away` or `offline` (as
-    /// [`InterpreterStatus::parse_manual`] guarantees). Asking for the current status changes
-    /// nothing; any real change clears the run of misses and the away reason.
-    pub fn set_manually(
-        self,
-        to: InterpreterStatus,
-        has_profile: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Self, StatusChangeError> {
-        debug_assert!(
-            matches!(
-                to,
-                InterpreterStatus::Available | InterpreterStatus::Away | InterpreterStatus::Offline
-            ),
-            "{to:?} is set by the system, not asked for"
-        );
-        let to = self.status.manual_change(to, has_profile)?;
-        if to == self.status {
-            return Ok(self);
-        }
-        let moved = if to == InterpreterStatus::Available {
-            self.became_available(now)
-        } else {
-            self.moved(to, now)
-        };
-        Ok(Self {
-            missed_in_a_row: 0,
-            away_reason: None,
-            ..moved
-        })
-    }
-
-    /// Whether an offer to this interpreter is pending (and must be rescinded on a manual change).
-    pub fn holds_offer(&self) -> bool {
-        self.status == InterpreterStatus::Reserved
-    }
-
     fn expect(
         &self,
         status: InterpreterStatus,
@@ -200,7 +159,7 @@ impl Presence {
         }
     }
 
-    fn moved(self, status: InterpreterStatus, now: DateTime<Utc>) -> Self {
+    pub(super) fn moved(self, status: InterpreterStatus, now: DateTime<Utc>) -> Self {
         Self {
             status,
             since: now,
@@ -209,7 +168,7 @@ impl Presence {
         }
     }
 
-    fn became_available(self, now: DateTime<Utc>) -> Self {
+    pub(super) fn became_available(self, now: DateTime<Utc>) -> Self {
         Self {
             idle_since: now,
             ..self.moved(InterpreterStatus::Available, now)
@@ -257,55 +216,44 @@ mod tests {
         );
     }
 
+    /// An offer made at `t` and what became of it.
+    fn offered(
+        p: Presence,
+        t: i64,
+        outcome: impl FnOnce(Presence) -> Result<Presence, PresenceTransitionError>,
+    ) -> Presence {
+        p.reserve(at(t))
+            .and_then(outcome)
+            .expect("an offer and its outcome")
+    }
+
     #[test]
     fn the_nth_miss_in_a_row_sets_away_with_the_reason() {
         let mut p = available(0);
         for n in 1..=2 {
-            p = p
-                .reserve(at(n))
-                .and_then(|p| p.miss(at(n), 3))
-                .expect("miss");
+            p = offered(p, n, |p| p.miss(at(n), 3));
             assert_eq!((p.status, p.missed_in_a_row), (S::Available, n as u32));
         }
-        let away = p
-            .reserve(at(3))
-            .and_then(|p| p.miss(at(3), 3))
-            .expect("third miss");
+        let away = offered(p, 3, |p| p.miss(at(3), 3));
         assert_eq!(away.status, S::Away);
         assert_eq!(
             away.away_reason,
             Some(AwayReason::MissedOffers { count: 3 })
         );
-        assert_eq!(
-            away.reserve(at(4)).map(|p| p.status),
-            Err(PresenceTransitionError {
-                from: S::Away,
-                event: PresenceEvent::Reserve
-            })
-        );
-        let back = away.set_manually(S::Available, true, at(5)).expect("back");
-        assert_eq!((back.missed_in_a_row, back.away_reason), (0, None));
+        let refused = PresenceTransitionError {
+            from: S::Away,
+            event: PresenceEvent::Reserve,
+        };
+        assert_eq!(away.reserve(at(4)), Err(refused));
     }
 
     #[test]
     fn an_answer_ends_a_run_of_misses() {
-        let p = available(0)
-            .reserve(at(1))
-            .and_then(|p| p.miss(at(1), 3))
-            .expect("miss");
-        let p = p
-            .reserve(at(2))
-            .and_then(|p| p.decline(at(2)))
-            .expect("decline");
+        let p = offered(available(0), 1, |p| p.miss(at(1), 3));
+        let p = offered(p, 2, |p| p.decline(at(2)));
         assert_eq!(p.missed_in_a_row, 0);
-        let p = p
-            .reserve(at(3))
-            .and_then(|p| p.miss(at(3), 3))
-            .expect("miss");
-        let p = p
-            .reserve(at(4))
-            .and_then(|p| p.accept(at(4)))
-            .expect("accept");
+        let p = offered(p, 3, |p| p.miss(at(3), 3));
+        let p = offered(p, 4, |p| p.accept(at(4)));
         assert_eq!(p.missed_in_a_row, 0);
     }
 
@@ -346,39 +294,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn manual_changes_follow_the_existing_rules() {
-        let busy = available(0)
-            .reserve(at(1))
-            .and_then(|p| p.accept(at(2)))
-            .expect("busy");
-        assert_eq!(
-            busy.set_manually(S::Away, true, at(3)),
-            Err(StatusChangeError::InSession)
-        );
-        assert_eq!(
-            Presence::new(at(0)).set_manually(S::Available, false, at(1)),
-            Err(StatusChangeError::NoProfile)
-        );
-        let wrap = busy.end_session(at(5)).expect("wrap-up");
-        let early = wrap
-            .set_manually(S::Available, true, at(6))
-            .expect("cut wrap-up short");
-        assert_eq!((early.status, early.idle_since), (S::Available, at(6)));
-        assert!(
-            early.finish_wrap_up(at(15)).is_err(),
-            "the stale wrap-up timer does nothing"
-        );
-        let same = early
-            .set_manually(S::Available, true, at(9))
-            .expect("no change");
-        assert_eq!(same, early);
-        let reserved = early.reserve(at(10)).expect("reserve");
-        let left = reserved
-            .set_manually(S::Offline, true, at(11))
-            .expect("leave reserved");
-        assert_eq!((left.status, left.since), (S::Offline, at(11)));
     }
 }

@@ -8,6 +8,8 @@
 //! disagree with each other and the step fails. The invariants themselves are checked by
 //! `invariants`, from the outside, after every step.
 
+mod answers;
+mod generate;
 mod invariants;
 mod steps;
 
@@ -229,33 +231,6 @@ impl World {
         Ok(())
     }
 
-    fn choose_offer(&self, i: usize, pending_only: bool) -> Option<usize> {
-        let pool: Vec<usize> = (0..self.offers.len())
-            .filter(|&o| !pending_only || self.offers[o].is_pending())
-            .collect();
-        pick(pool.len(), i).map(|k| pool[k])
-    }
-
-    /// An answer from the interpreter: allowed only while pending and before the deadline.
-    fn answer(&mut self, i: usize, pending_only: bool, outcome: OfferStatus) -> Step {
-        let Some(o) = self.choose_offer(i, pending_only) else {
-            return Ok(Outcome::Done);
-        };
-        let offer = self.offers[o];
-        let allowed = offer.is_pending() && self.now < offer.expires_at;
-        let result = match outcome {
-            OfferStatus::Accepted => offer.accept(self.now),
-            _ => offer.decline(self.now),
-        };
-        match (allowed, result.is_ok()) {
-            (true, true) => self.settle(o, outcome).map(|()| Outcome::Done),
-            (false, false) => Ok(Outcome::Done),
-            (allowed, _) => Err(format!(
-                "answer to {offer:?} allowed={allowed} got {result:?}"
-            )),
-        }
-    }
-
     pub fn apply(&mut self, op: &Op) -> Step {
         match *op {
             Op::NewRequest { need, priority } => {
@@ -268,56 +243,16 @@ impl World {
             Op::Accept {
                 offer,
                 pending_only,
-            } => return self.answer(offer, pending_only, OfferStatus::Accepted),
+            } => self.answer(offer, pending_only, OfferStatus::Accepted)?,
             Op::Decline {
                 offer,
                 pending_only,
-            } => return self.answer(offer, pending_only, OfferStatus::Declined),
-            Op::OfferTimeout { offer } => {
-                let Some(o) = self.choose_offer(offer, false) else {
-                    return Ok(Outcome::Done);
-                };
-                if !self.offers[o].is_pending() {
-                    return match self.offers[o].expire() {
-                        Err(_) => Ok(Outcome::Done),
-                        Ok(_) => Err("a settled offer expired again".into()),
-                    };
-                }
-                // The durable timer fires at the deadline.
-                self.now = self.now.max(self.offers[o].expires_at);
-                self.settle(o, OfferStatus::Expired)?;
-            }
-            Op::Cancel { request } => {
-                let Some(r) = pick(self.requests.len(), request) else {
-                    return Ok(Outcome::Done);
-                };
-                let open = self.requests[r].status.is_open();
-                match (open, self.requests[r].apply(RequestEvent::Cancel)) {
-                    (true, Ok(cancelled)) => {
-                        if let Some(o) = self.pending_offer_of_request(cancelled.id) {
-                            self.settle(o, OfferStatus::Rescinded)?;
-                        }
-                        self.requests[r] =
-                            must("cancel", self.requests[r].apply(RequestEvent::Cancel))?;
-                    }
-                    (false, Err(_)) => {}
-                    (open, result) => return Err(format!("cancel open={open} got {result:?}")),
-                }
-            }
+            } => self.answer(offer, pending_only, OfferStatus::Declined)?,
+            Op::OfferTimeout { offer } => self.offer_timeout(offer)?,
+            Op::Cancel { request } => self.cancel(request)?,
             Op::SetStatus { desk, to } => self.set_status(desk, to)?,
             Op::EndSession { session, by } => self.end_session(session, by)?,
-            Op::WrapUpEnd { desk } => {
-                let Some(d) = pick(self.desks.len(), desk) else {
-                    return Ok(Outcome::Done);
-                };
-                let p = self.desks[d].presence;
-                if let Some(due) = p.wrap_up_ends_at(self.matcher.config().wrap_up) {
-                    self.now = self.now.max(due);
-                    self.desks[d].presence = must("wrap-up end", p.finish_wrap_up(self.now))?;
-                } else if p.finish_wrap_up(self.now).is_ok() {
-                    return Err(format!("wrap-up ended from {:?}", p.status));
-                }
-            }
+            Op::WrapUpEnd { desk } => self.wrap_up_end(desk)?,
             Op::Rate { session, by, stars } => self.rate(session, by, stars)?,
         }
         Ok(Outcome::Done)
