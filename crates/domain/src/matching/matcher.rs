@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Expiry, Explanation, InterpreterSnapshot, MatchingConfig, Plan, PlannedOffer, Request,
-    RequestStatus, Snapshot, explain, queue_order,
+    RequestStatus, Snapshot, check, explain, queue_order,
 };
 use crate::{InterpreterStatus, UserId};
 
@@ -75,6 +75,14 @@ impl Matcher {
         }
         for request in waiting {
             if request.status != RequestStatus::Queued {
+                continue;
+            }
+            // Most waiting requests wait because nobody fits: find that out without building
+            // an explanation, which names every interpreter considered.
+            let anyone = interpreters
+                .iter()
+                .any(|i| check(request.id, &request.need, i, &snapshot.history).is_ok());
+            if !anyone {
                 continue;
             }
             let explanation = explain(
