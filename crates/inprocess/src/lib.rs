@@ -2,6 +2,8 @@
 //! sharing a database but not these would each see only half the picture. `startup` refuses to
 //! run a fleet on them (REDIS_URL is how a fleet shares them).
 
+mod bus;
 mod limiter;
 
+pub use bus::InProcessBus;
 pub use limiter::InProcessLimiter;

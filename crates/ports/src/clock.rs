@@ -19,3 +19,29 @@ impl Clock for SystemClock {
         Utc::now().trunc_subsecs(6)
     }
 }
+
+/// A clock that moves only when told: timeouts, expiries and wrap-ups are tested by advancing
+/// it rather than by waiting.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            now: std::sync::Mutex::new(start.trunc_subsecs(6)),
+        }
+    }
+
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

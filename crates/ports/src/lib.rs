@@ -4,12 +4,16 @@
 //! fleet of instances), and one conformance suite (the `dragoman-conformance` crate) that both
 //! must pass. Delivery code only ever holds `Arc<dyn Port>`, chosen once at start-up.
 
+pub mod bus;
 pub mod clock;
 pub mod limiter;
+pub mod matching;
 pub mod store;
 
-pub use clock::{Clock, SystemClock};
+pub use bus::{Audience, Bus, Event};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use limiter::AttemptLimiter;
+pub use matching::MatchingStore;
 pub use store::{
     InterpreterRecord, NewRefreshToken, NewUser, NextRefreshToken, RotateOutcome, StatusUpdate,
     Store, StoreError, UserRecord,
