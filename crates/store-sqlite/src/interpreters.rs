@@ -6,6 +6,7 @@ use dragoman_domain::{
     UserId,
 };
 use dragoman_ports::{InterpreterRecord, StatusUpdate, StoreError};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::{corrupt, db_error, instant, micros};
@@ -53,6 +54,17 @@ pub(crate) async fn put_profile(
     Ok(record)
 }
 
+/// One row of `interpreter_languages` (`code`, `level`, `certified`).
+pub(crate) fn skill(row: &SqliteRow) -> Result<LanguageSkill, StoreError> {
+    Ok(LanguageSkill {
+        code: LanguageCode::parse(&row.try_get::<String, _>("code").map_err(db_error)?)
+            .map_err(corrupt)?,
+        level: Level::parse(&row.try_get::<String, _>("level").map_err(db_error)?)
+            .map_err(corrupt)?,
+        certified: row.try_get("certified").map_err(db_error)?,
+    })
+}
+
 pub(crate) async fn interpreter(
     pool: &SqlitePool,
     user_id: UserId,
@@ -92,15 +104,7 @@ async fn load(
         .await
         .map_err(db_error)?
         .iter()
-        .map(|l| {
-            Ok(LanguageSkill {
-                code: LanguageCode::parse(&l.try_get::<String, _>("code").map_err(db_error)?)
-                    .map_err(corrupt)?,
-                level: Level::parse(&l.try_get::<String, _>("level").map_err(db_error)?)
-                    .map_err(corrupt)?,
-                certified: l.try_get("certified").map_err(db_error)?,
-            })
-        })
+        .map(skill)
         .collect::<Result<Vec<_>, StoreError>>()?;
         Some(
             Profile::new(
@@ -126,9 +130,17 @@ pub(crate) async fn update_status(
     user_id: UserId,
     update: StatusUpdate,
 ) -> Result<bool, StoreError> {
+    // The presence columns of the matching side follow as for a manual change
+    // (`Presence::set_manually`): becoming available starts the idle time, and any change ends a
+    // run of missed offers and the away reason.
     let done = sqlx::query(
-        "UPDATE interpreters SET status = ?, status_since = ? WHERE user_id = ? AND status = ?",
+        "UPDATE interpreters SET status = ?, status_since = ?,
+                idle_since = CASE WHEN ? = 'available' THEN ? ELSE idle_since END,
+                missed_in_a_row = 0, away_reason = NULL, away_missed_count = NULL
+         WHERE user_id = ? AND status = ?",
     )
+    .bind(update.to.as_str())
+    .bind(micros(update.at))
     .bind(update.to.as_str())
     .bind(micros(update.at))
     .bind(user_id.0)
