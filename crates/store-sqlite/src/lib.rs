@@ -6,7 +6,19 @@
 //! separate pool and proceed in parallel thanks to WAL mode.
 
 mod accounts;
+mod answers;
+mod explanations;
 mod interpreters;
+mod leases;
+mod matching;
+mod offers;
+mod presence;
+mod requests;
+mod rows;
+mod sessions;
+mod snapshot;
+mod stats;
+mod timers;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -78,20 +90,48 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(anyhow::anyhow!("corrupt row in the SQLite store: {what}"))
 }
 
+/// Starts a write transaction on the writer pool. `IMMEDIATE` takes the write lock at once, so
+/// what the transaction reads cannot change before it writes, even if another process opened
+/// the same file.
+pub(crate) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+}
+
+/// The unique indexes by the columns SQLite names when one refuses a write ("UNIQUE constraint
+/// failed: offers.request_id, offers.interpreter_id"): the port's constraint names.
+const UNIQUE_INDEXES: [(&str, &str); 8] = [
+    ("users.email", "users_email_key"),
+    ("refresh_tokens.token_hash", "refresh_tokens_token_hash_key"),
+    ("requests.client_id", "requests_one_open_per_client"),
+    (
+        "offers.request_id, offers.interpreter_id",
+        "offers_request_interpreter_key",
+    ),
+    ("offers.request_id", "offers_one_pending_per_request"),
+    (
+        "offers.interpreter_id",
+        "offers_one_pending_per_interpreter",
+    ),
+    ("sessions.request_id", "sessions_request_key"),
+    (
+        "sessions.interpreter_id",
+        "sessions_one_open_per_interpreter",
+    ),
+];
+
 /// Maps driver errors, naming the constraint of a uniqueness violation. SQLite reports the
 /// columns, not the index name, so the index is recovered from the message.
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
-        let message = db.message();
-        let constraint = if message.contains("users.email") {
-            "users_email_key"
-        } else if message.contains("refresh_tokens.token_hash") {
-            "refresh_tokens_token_hash_key"
-        } else {
-            "unique"
-        };
+        let columns = db.message().rsplit(": ").next().unwrap_or_default();
+        let constraint = UNIQUE_INDEXES
+            .iter()
+            .find(|(c, _)| *c == columns)
+            .map_or("unique", |(_, name)| name);
         return StoreError::Conflict {
             constraint: constraint.to_owned(),
         };
@@ -198,4 +238,19 @@ mod tests {
             dir,
         )
     });
+
+    mod matching {
+        use super::fresh;
+        use std::sync::Arc;
+
+        dragoman_conformance::matching_suite!({
+            let (store, dir) = fresh().await;
+            let store = Arc::new(store);
+            (
+                store.clone() as Arc<dyn dragoman_ports::Store>,
+                store as Arc<dyn dragoman_ports::MatchingStore>,
+                dir,
+            )
+        });
+    }
 }

@@ -1,0 +1,131 @@
+//! The snapshot matching decides from, on SQLite: one language's open requests, every
+//! interpreter whose profile lists it (whatever their status), the offer history of those
+//! requests and their pending offers, all read in one read transaction so that they agree.
+//!
+//! Four queries whatever the number of interpreters: the interpreters' rows, then all their
+//! languages at once, rather than one query per interpreter.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use dragoman_domain::matching::{InterpreterSnapshot, OfferHistory, RequestId, Snapshot};
+use dragoman_domain::{
+    InterpreterStatus, LanguageCode, LanguageSkill, ModalitySet, Profile, SpecializationSet, UserId,
+};
+use dragoman_ports::StoreError;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::presence::utc_day;
+use crate::rows::{self, get, select_offer};
+use crate::{corrupt, db_error, instant, interpreters, requests};
+
+pub(crate) async fn snapshot(
+    pool: &SqlitePool,
+    language: LanguageCode,
+    now: DateTime<Utc>,
+) -> Result<Snapshot, StoreError> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let requests = requests::open_of(&mut tx, language).await?;
+    let interpreters = interpreters_of(&mut tx, language, now).await?;
+    let history = sqlx::query(
+        "SELECT o.request_id, o.interpreter_id FROM offers o
+         JOIN requests r ON r.id = o.request_id
+         WHERE r.language = ? AND r.status IN ('queued', 'offered')",
+    )
+    .bind(language.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(|row| {
+        Ok((
+            RequestId(get(row, "request_id")?),
+            rows::user(row, "interpreter_id")?,
+        ))
+    })
+    .collect::<Result<OfferHistory, StoreError>>()?;
+    let pending_offers = sqlx::query(select_offer!("WHERE language = ? AND status = 'pending'"))
+        .bind(language.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::offer)
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(Snapshot {
+        requests,
+        interpreters,
+        history,
+        pending_offers,
+    })
+}
+
+/// Everyone with a profile listing `language`, with the counters of `now`'s UTC day (a counter
+/// last written on another day reads as zero).
+async fn interpreters_of(
+    conn: &mut SqliteConnection,
+    language: LanguageCode,
+    now: DateTime<Utc>,
+) -> Result<Vec<InterpreterSnapshot>, StoreError> {
+    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
+    let skills = sqlx::query(
+        "SELECT m.user_id, m.code, m.level, m.certified
+         FROM interpreter_languages l JOIN interpreter_languages m ON m.user_id = l.user_id
+         WHERE l.code = ? ORDER BY m.user_id, m.position",
+    )
+    .bind(language.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for row in &skills {
+        languages
+            .entry(rows::user(row, "user_id")?)
+            .or_default()
+            .push(interpreters::skill(row)?);
+    }
+
+    let day = utc_day(now);
+    let rows = sqlx::query(
+        "SELECT i.user_id, i.status, i.status_since, i.idle_since, i.specializations,
+                i.modalities, i.last_offered_at,
+                CASE WHEN i.stats_day = ? THEN i.declines_today ELSE 0 END AS declines_today,
+                CASE WHEN i.stats_day = ? THEN i.talk_time_today_us ELSE 0 END AS talk_time_today_us
+         FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+         WHERE l.code = ? AND i.profile_updated_at IS NOT NULL",
+    )
+    .bind(day)
+    .bind(day)
+    .bind(language.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            let id = rows::user(row, "user_id")?;
+            let since = instant(get(row, "status_since")?)?;
+            let profile = Profile::new(
+                languages.remove(&id).unwrap_or_default(),
+                SpecializationSet::from_bits(get(row, "specializations")?),
+                ModalitySet::from_bits(get(row, "modalities")?),
+            )
+            .map_err(corrupt)?;
+            Ok(InterpreterSnapshot {
+                id,
+                status: InterpreterStatus::parse(&get::<String>(row, "status")?)
+                    .map_err(corrupt)?,
+                profile,
+                idle_since: get::<Option<i64>>(row, "idle_since")?
+                    .map(instant)
+                    .transpose()?
+                    .unwrap_or(since),
+                declines_today: u32::try_from(get::<i64>(row, "declines_today")?)
+                    .map_err(corrupt)?,
+                talk_time_today: TimeDelta::microseconds(get(row, "talk_time_today_us")?),
+                last_offered_at: get::<Option<i64>>(row, "last_offered_at")?
+                    .map(instant)
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
