@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
 use dragoman_store_postgres::Pooler;
 use dragoman_telemetry::LogFormat;
@@ -165,6 +167,33 @@ pub struct Config {
     /// The login failure window, seconds.
     #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub login_window_secs: u64,
+    /// Seconds an offer waits for an answer before it goes to the next candidate.
+    #[arg(long, env = "OFFER_TIMEOUT_SECS", default_value_t = 20, global = true)]
+    pub offer_timeout_secs: u64,
+    /// Offers an interpreter may let expire in a row before being set `away`.
+    #[arg(long, env = "MAX_NO_ANSWER", default_value_t = 3, global = true)]
+    pub max_no_answer: u32,
+    /// Seconds of wrap-up after a session before the interpreter is `available` again.
+    #[arg(long, env = "WRAP_UP_SECS", default_value_t = 10, global = true)]
+    pub wrap_up_secs: u64,
+    /// Seconds a request may wait unmatched before it expires.
+    #[arg(long, env = "MAX_WAIT_SECS", default_value_t = 300, global = true)]
+    pub max_wait_secs: u64,
+    /// Candidate order: `longest_idle`, `round_robin` or `least_talk_time`.
+    #[arg(
+        long,
+        env = "MATCHING_STRATEGY",
+        default_value = "longest_idle",
+        global = true
+    )]
+    pub matching_strategy: String,
+    /// Milliseconds between sweeps of the timers and re-examinations of waiting requests.
+    #[arg(long, env = "MATCH_TICK_MS", default_value_t = 500, global = true)]
+    pub match_tick_ms: u64,
+    /// Seconds a matching lease lasts: the longest a language stays unmatched after its
+    /// instance dies.
+    #[arg(long, env = "LEASE_TTL_SECS", default_value_t = 5, global = true)]
+    pub lease_ttl_secs: u64,
     /// Longest a graceful stop waits for requests in flight, seconds (under ECS's 30 s).
     #[arg(
         long,
@@ -246,6 +275,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: String,
     pub http: HttpSettings,
+    pub matching: MatchingConfig,
+    pub match_tick: Duration,
+    pub lease_ttl: Duration,
     pub shutdown_timeout: Duration,
 }
 
@@ -267,6 +299,9 @@ impl Settings {
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
             http: HttpSettings::default(),
+            matching: MatchingConfig::default(),
+            match_tick: Duration::from_millis(500),
+            lease_ttl: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(25),
         }
     }
@@ -372,6 +407,43 @@ impl Config {
             return Err(error("SERVICE_NAME", "must not be empty"));
         }
 
+        let seconds = |variable: &'static str, value: u64| {
+            i64::try_from(value)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .ok_or_else(|| error(variable, "is too large"))
+        };
+        let strategy = Strategy::parse(&self.matching_strategy).map_err(|_| {
+            error(
+                "MATCHING_STRATEGY",
+                "must be longest_idle, round_robin or least_talk_time",
+            )
+        })?;
+        let matching = MatchingConfig {
+            offer_timeout: seconds("OFFER_TIMEOUT_SECS", self.offer_timeout_secs)?,
+            max_no_answer: self.max_no_answer,
+            wrap_up: seconds("WRAP_UP_SECS", self.wrap_up_secs)?,
+            max_wait: seconds("MAX_WAIT_SECS", self.max_wait_secs)?,
+            strategy,
+        }
+        .validate()
+        .map_err(|e| {
+            let variable = match e.field {
+                "offer_timeout" => "OFFER_TIMEOUT_SECS",
+                "max_no_answer" => "MAX_NO_ANSWER",
+                "wrap_up" => "WRAP_UP_SECS",
+                "max_wait" => "MAX_WAIT_SECS",
+                _ => "MATCHING_STRATEGY",
+            };
+            error(variable, e.reason)
+        })?;
+        if self.match_tick_ms == 0 || self.match_tick_ms > 60_000 {
+            return Err(error("MATCH_TICK_MS", "must be 1 to 60000"));
+        }
+        if self.lease_ttl_secs == 0 || self.lease_ttl_secs > 3600 {
+            return Err(error("LEASE_TTL_SECS", "must be 1 to 3600"));
+        }
+
         let needs_data_dir =
             matches!(database, Database::Sqlite { .. }) || matches!(jwt_secret, JwtSecret::File(_));
         if needs_data_dir {
@@ -400,6 +472,9 @@ impl Config {
                 login_window: Duration::from_secs(self.login_window_secs),
                 ..HttpSettings::default()
             },
+            matching,
+            match_tick: Duration::from_millis(self.match_tick_ms),
+            lease_ttl: Duration::from_secs(self.lease_ttl_secs),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
         })
     }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use dragoman_engine::{Engine, EngineSettings};
 use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::{AppState, serve};
-use dragoman_inprocess::InProcessLimiter;
-use dragoman_ports::{Store, SystemClock};
+use dragoman_inprocess::{InProcessBus, InProcessLimiter};
+use dragoman_ports::{Clock, MatchingStore, Store, SystemClock};
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -55,6 +56,13 @@ impl StoreBackend {
         }
     }
 
+    pub fn as_matching(&self) -> Arc<dyn MatchingStore> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Sqlite(s) => s.close().await,
@@ -69,17 +77,37 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     store: StoreBackend,
+    engine: Arc<Engine>,
     shutdown_timeout: Duration,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with the clock given (tests move a manual one).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let store = StoreBackend::open(&settings).await?;
         let secret = secret::load(&settings.jwt_secret)?;
+        let mut engine_settings = EngineSettings::new(settings.matching);
+        engine_settings.tick = settings.match_tick;
+        engine_settings.lease_ttl = chrono::TimeDelta::from_std(settings.lease_ttl)?;
+        let engine = Arc::new(Engine::new(
+            store.as_matching(),
+            store.as_port(),
+            Arc::new(InProcessBus::new()),
+            clock.clone(),
+            engine_settings,
+        ));
         let state = AppState {
+            engine: engine.clone(),
             store: store.as_port(),
             limiter: Arc::new(InProcessLimiter::new()),
-            clock: Arc::new(SystemClock),
+            clock,
             tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
             passwords: Passwords::new()?,
             metrics: dragoman_telemetry::install_metrics()?,
@@ -93,8 +121,19 @@ impl Application {
             listener,
             state,
             store,
+            engine,
             shutdown_timeout: settings.shutdown_timeout,
         })
+    }
+
+    /// The matching engine (tests drive its rounds and timers directly).
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.clone()
+    }
+
+    /// The accounts store (tests create administrators through it).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.as_port()
     }
 
     /// The port actually bound (useful with port 0).
@@ -113,6 +152,8 @@ impl Application {
             shutdown.await;
             let _ = stopping_tx.send(());
         };
+        let (stop_matching, matching_stopped) = tokio::sync::watch::channel(false);
+        let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
         tracing::info!(port = self.port(), "Dragoman listening");
         let server = serve(self.listener, dragoman_http::router(self.state), signal);
         tokio::pin!(server);
@@ -126,6 +167,10 @@ impl Application {
         };
         if !drained {
             tracing::warn!("Drain timeout reached; closing remaining connections");
+        }
+        let _ = stop_matching.send(true);
+        if let Err(e) = runner.await {
+            tracing::error!(error = %e, "the matching runner failed");
         }
         self.store.close().await;
         tracing::info!("Dragoman stopped");

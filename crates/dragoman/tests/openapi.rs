@@ -1,5 +1,6 @@
 //! The OpenAPI document served at /openapi.json agrees with the contract (docs/api.md, a copy
-//! of API.md): every operation it describes is one the contract names or one Dragoman adds.
+//! of API.md) and its documented extensions (docs/api-extensions.md): every operation it
+//! describes is named in one of them.
 
 mod common;
 
@@ -9,10 +10,14 @@ use serde_json::Value;
 
 /// Operations of the contract's tables: `| METHOD /path | ...`.
 fn contract_operations() -> BTreeSet<(String, String)> {
-    let text = include_str!("../../../docs/api.md");
+    let text = concat!(
+        include_str!("../../../docs/api.md"),
+        include_str!("../../../docs/api-extensions.md")
+    );
     text.lines()
         .filter_map(|line| {
-            let cell = line.strip_prefix("| ")?.split(" |").next()?;
+            // A table row `| GET /path | ...`, or a line `GET /path → ...`.
+            let cell = line.strip_prefix("| ").unwrap_or(line).split(" |").next()?;
             let (method, rest) = cell.split_once(' ')?;
             let path = rest.split_whitespace().next()?;
             let method = method.to_ascii_lowercase();
@@ -62,6 +67,19 @@ async fn every_documented_operation_is_in_the_contract() {
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/metrics"),
+        ("post", "/v1/requests"),
+        ("get", "/v1/requests/{id}"),
+        ("post", "/v1/requests/{id}/cancel"),
+        ("get", "/v1/offers"),
+        ("post", "/v1/offers/{id}/accept"),
+        ("post", "/v1/offers/{id}/decline"),
+        ("get", "/v1/sessions"),
+        ("get", "/v1/sessions/{id}"),
+        ("post", "/v1/sessions/{id}/end"),
+        ("post", "/v1/sessions/{id}/rating"),
+        ("get", "/v1/admin/overview"),
+        ("get", "/v1/availability"),
+        ("get", "/v1/admin/requests/{id}/explanation"),
     ] {
         assert!(
             served.contains(&(must.0.to_owned(), must.1.to_owned())),

@@ -122,6 +122,39 @@ role_extractor!(
     "only interpreters may do this"
 );
 
+role_extractor!(
+    /// A signed-in client.
+    ClientCaller,
+    Role::Client,
+    "only clients may do this"
+);
+
+role_extractor!(
+    /// A signed-in administrator.
+    AdminCaller,
+    Role::Admin,
+    "only administrators may do this"
+);
+
+/// An id in a path. A value that is not an id names nothing, so it is a 404 like an unknown
+/// one, never a 400 that would tell a prober the route exists with another shape.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound)?;
+        uuid::Uuid::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
 /// The address a request came from: the peer's, or behind a trusted proxy the last address
 /// of `X-Forwarded-For` (the one the proxy itself appended; earlier entries are the client's
 /// own claims and are never trusted).

@@ -40,6 +40,10 @@ pub use state::{AppState, HttpSettings};
     tags(
         (name = "accounts", description = "Sign-up, login, tokens"),
         (name = "interpreters", description = "Interpreter profiles and status"),
+        (name = "requests", description = "Requests for an interpreter, availability"),
+        (name = "offers", description = "Offers to interpreters and their answers"),
+        (name = "sessions", description = "Sessions and ratings"),
+        (name = "admin", description = "Operators' views"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -67,6 +71,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::accounts::router())
         .merge(routes::interpreters::router())
+        .merge(routes::requests::router())
+        .merge(routes::offers::router())
+        .merge(routes::sessions::router())
+        .merge(routes::availability::router())
         .merge(routes::operations::router())
         .split_for_parts()
 }

@@ -237,6 +237,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<dragoman_engine::EngineError> for ApiError {
+    fn from(e: dragoman_engine::EngineError) -> Self {
+        use dragoman_engine::EngineError as E;
+        match e {
+            E::NotFound => ApiError::NotFound,
+            E::Forbidden(why) => ApiError::Forbidden(why),
+            E::Conflict { slug, detail } => ApiError::Conflict { slug, detail },
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dragoman_engine::Engine;
 use dragoman_ports::{AttemptLimiter, Clock, Store};
 use dragoman_telemetry::PrometheusHandle;
 
@@ -40,6 +41,7 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
     pub limiter: Arc<dyn AttemptLimiter>,
     pub clock: Arc<dyn Clock>,
     pub tokens: Arc<Tokens>,

@@ -104,6 +104,67 @@ pub async fn spawn_with(
     }
 }
 
+impl TestApp {
+    /// An interpreter with a profile (es and fr, general and medical, video and audio), set
+    /// `available`.
+    pub async fn available_interpreter(&self) -> Account {
+        self.interpreter_speaking(&["es", "fr"]).await
+    }
+
+    pub async fn interpreter_speaking(&self, languages: &[&str]) -> Account {
+        let account = self.signup("interpreter").await;
+        let langs: Vec<Value> = languages
+            .iter()
+            .map(|l| json!({"code": l, "level": "professional", "certified": true}))
+            .collect();
+        let profile = json!({"languages": langs, "specializations": ["general", "medical"], "modalities": ["video", "audio"]});
+        assert_eq!(
+            self.put_as(&account.access, "/v1/interpreters/me", &profile)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        let status = self
+            .put_as(
+                &account.access,
+                "/v1/interpreters/me/status",
+                &json!({"status": "available"}),
+            )
+            .await;
+        assert_eq!(status.status(), StatusCode::OK);
+        account
+    }
+
+    /// Waits (up to 10 s) for the interpreter's pending offer and returns it.
+    pub async fn wait_for_offer(&self, interpreter: &Account) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let page: Value = self
+                .get_as(&interpreter.access, "/v1/offers?status=pending")
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            if let Some(offer) = page["items"].as_array().and_then(|items| items.first()) {
+                return offer.clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "no offer arrived");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The interpreter's pending offers now.
+    pub async fn pending_offers(&self, interpreter: &Account) -> Vec<Value> {
+        let page: Value = self
+            .get_as(&interpreter.access, "/v1/offers?status=pending")
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
 /// A signed-up user and its credentials.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -143,6 +204,15 @@ impl TestApp {
             .put(self.url(path))
             .bearer_auth(token)
             .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_empty_as(&self, token: &str, path: &str) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
             .send()
             .await
             .expect("request sent")

@@ -4,9 +4,9 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use dragoman_domain::{
     InterpreterStatus, LanguageCode, LanguageSkill, Level, Modality, ModalitySet, Profile,
-    Specialization, SpecializationSet, StatusChangeError,
+    Specialization, SpecializationSet,
 };
-use dragoman_ports::{InterpreterRecord, StatusUpdate};
+use dragoman_ports::InterpreterRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -200,40 +200,9 @@ async fn put_status(
     Json(body): Json<StatusBody>,
 ) -> Result<Json<StatusView>, ApiError> {
     let wanted = InterpreterStatus::parse_manual(&body.status)?;
-    // A compare-and-set loop: if the system changes the status between our read and our write
-    // (an offer arrives), decide again on the new status rather than overwrite it.
-    for _ in 0..5 {
-        let record = state
-            .store
-            .interpreter(caller.id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        if record.status == wanted {
-            return Ok(Json(status_view(&record)));
-        }
-        let to = record
-            .status
-            .manual_change(wanted, record.profile.is_some())
-            .map_err(|e| match e {
-                StatusChangeError::InSession => ApiError::conflict("in-session", e.to_string()),
-                StatusChangeError::NoProfile => ApiError::conflict("no-profile", e.to_string()),
-            })?;
-        let at = state.clock.now();
-        let update = StatusUpdate {
-            from: record.status,
-            to,
-            at,
-        };
-        if state.store.update_status(caller.id, update).await? {
-            tracing::info!(interpreterId = %caller.id, from = record.status.as_str(), to = to.as_str(), "Interpreter status changed");
-            return Ok(Json(StatusView {
-                status: to.as_str().to_owned(),
-                since: at,
-            }));
-        }
-    }
-    Err(ApiError::conflict(
-        "status-contended",
-        "the status is changing too often to apply this change; try again",
-    ))
+    let view = state.engine.set_status(caller.id, wanted).await?;
+    Ok(Json(StatusView {
+        status: view.status,
+        since: view.since,
+    }))
 }

@@ -1,5 +1,9 @@
 //! The API's resources, one module each.
 
 pub mod accounts;
+pub mod availability;
 pub mod interpreters;
+pub mod offers;
 pub mod operations;
+pub mod requests;
+pub mod sessions;

@@ -1,0 +1,140 @@
+//! What operators see: live counts, match time percentiles, the explanation of each offer.
+
+use std::collections::BTreeMap;
+
+use chrono::TimeDelta;
+use dragoman_domain::matching::RequestId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{Engine, EngineError};
+
+/// Match time percentiles over a period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MatchTimes {
+    pub count: usize,
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+}
+
+impl MatchTimes {
+    fn of(mut values: Vec<i64>) -> Self {
+        values.sort_unstable();
+        Self {
+            count: values.len(),
+            p50_ms: percentile(&values, 0.50),
+            p95_ms: percentile(&values, 0.95),
+        }
+    }
+}
+
+/// The nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
+}
+
+/// GET /v1/admin/overview.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Overview {
+    /// Interpreters by status, then by language (an interpreter counts once per language).
+    pub interpreters: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Open requests (queued or offered) by language.
+    pub waiting: BTreeMap<String, u32>,
+    /// Over the last hour, all languages together.
+    pub match_time_last_hour: MatchTimes,
+    /// Over the last hour, per language.
+    pub match_time_last_hour_by_language: BTreeMap<String, MatchTimes>,
+    /// Dead-lettered jobs; null until the job queue exists (timers are database columns today).
+    pub dead_jobs: Option<u64>,
+}
+
+/// One stored explanation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExplanationView {
+    pub offer_id: uuid::Uuid,
+    pub decided_at: chrono::DateTime<chrono::Utc>,
+    /// Eligible candidates in order with their ordering values, the excluded interpreters with
+    /// the rule that excluded each, and the one chosen.
+    #[schema(value_type = Object)]
+    pub explanation: serde_json::Value,
+}
+
+impl Engine {
+    pub async fn overview(&self) -> Result<Overview, EngineError> {
+        let now = self.clock.now();
+        let mut interpreters: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+        for c in self.store.status_counts().await? {
+            *interpreters
+                .entry(c.status.as_str().to_owned())
+                .or_default()
+                .entry(c.language.to_string())
+                .or_default() += c.count;
+        }
+        let waiting = self
+            .store
+            .language_loads()
+            .await?
+            .into_iter()
+            .filter(|l| l.waiting > 0)
+            .map(|l| (l.language.to_string(), l.waiting))
+            .collect();
+        let times = self.store.match_times(now - TimeDelta::hours(1)).await?;
+        let mut by_language: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (language, ms) in &times {
+            by_language
+                .entry(language.to_string())
+                .or_default()
+                .push(*ms);
+        }
+        Ok(Overview {
+            interpreters,
+            waiting,
+            match_time_last_hour: MatchTimes::of(times.iter().map(|(_, ms)| *ms).collect()),
+            match_time_last_hour_by_language: by_language
+                .into_iter()
+                .map(|(l, v)| (l, MatchTimes::of(v)))
+                .collect(),
+            dead_jobs: None,
+        })
+    }
+
+    /// The explanations of every offer of a request, oldest first; `NotFound` for an unknown
+    /// request.
+    pub async fn explanations(
+        &self,
+        request: RequestId,
+    ) -> Result<Vec<ExplanationView>, EngineError> {
+        if self.store.request(request).await?.is_none() {
+            return Err(EngineError::NotFound);
+        }
+        Ok(self
+            .store
+            .explanations(request)
+            .await?
+            .into_iter()
+            .map(|e| ExplanationView {
+                offer_id: e.offer_id.0,
+                decided_at: e.decided_at,
+                explanation: e.body,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), Some(50));
+        assert_eq!(percentile(&v, 0.95), Some(95));
+        assert_eq!(percentile(&[7], 0.95), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! The matching engine: the application services between the HTTP API and the ports.
+//!
+//! Every operation is a store transaction (where the rules of `dragoman_domain::matching` are
+//! applied atomically) followed by the events it causes. A background [`runner`] makes offers
+//! and settles the durable timers; each language is matched by the instance holding its lease,
+//! so that one instance's death hands the language to another within a lease's lifetime, and the
+//! store's conditional claims keep the invariants even if two instances briefly both match.
+
+pub mod admin;
+mod answers;
+mod error;
+mod events;
+mod requests;
+pub mod runner;
+mod sessions;
+mod status;
+pub mod views;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::TimeDelta;
+use dragoman_domain::LanguageCode;
+use dragoman_domain::matching::{Matcher, MatchingConfig};
+use dragoman_ports::{Bus, Clock, MatchingStore, Store};
+use tokio::sync::Notify;
+
+pub use error::EngineError;
+pub use requests::{Created, NewRequest};
+
+/// How the engine coordinates with other instances.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub matching: MatchingConfig,
+    /// This instance's name in leases (unique per process).
+    pub instance_id: String,
+    /// How often timers are swept and languages with waiting requests re-examined.
+    pub tick: std::time::Duration,
+    /// How long a lease lasts without renewal: the longest a language stays unmatched after its
+    /// instance dies.
+    pub lease_ttl: TimeDelta,
+}
+
+impl EngineSettings {
+    pub fn new(matching: MatchingConfig) -> Self {
+        Self {
+            matching,
+            instance_id: format!("instance-{}", uuid::Uuid::new_v4().simple()),
+            tick: std::time::Duration::from_millis(500),
+            lease_ttl: TimeDelta::seconds(5),
+        }
+    }
+}
+
+/// The engine. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) store: Arc<dyn MatchingStore>,
+    pub(crate) accounts: Arc<dyn Store>,
+    pub(crate) bus: Arc<dyn Bus>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) matcher: Matcher,
+    pub(crate) settings: EngineSettings,
+    /// Languages that changed since the runner last looked: a std mutex, since nothing awaits
+    /// while it is held and the set is at most one entry per language.
+    pub(crate) dirty: Mutex<HashSet<LanguageCode>>,
+    pub(crate) wake: Notify,
+    /// Languages whose availability changed since the runner last announced it: announcing at
+    /// most once a tick keeps a busy language from costing a count per offer.
+    pub(crate) availability_dirty: Mutex<HashSet<LanguageCode>>,
+    /// Leases this instance holds, with the instant until which it may trust them.
+    pub(crate) leases: Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn MatchingStore>,
+        accounts: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+    ) -> Self {
+        Self {
+            store,
+            accounts,
+            bus,
+            clock,
+            matcher: Matcher::new(settings.matching),
+            settings,
+            dirty: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            availability_dirty: Mutex::new(HashSet::new()),
+            leases: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &MatchingConfig {
+        &self.settings.matching
+    }
+
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    /// Marks a language's availability as changed; the runner announces it at its next tick.
+    pub(crate) fn availability_touched(&self, language: LanguageCode) {
+        self.availability_dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(language);
+    }
+
+    /// Asks the runner to match `language` now rather than at its next tick.
+    pub(crate) fn nudge(&self, language: LanguageCode) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(language);
+        self.wake.notify_one();
+    }
+}

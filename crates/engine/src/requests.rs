@@ -1,0 +1,258 @@
+//! Requests: creation (with idempotency), reading with queue position and wait estimate,
+//! cancellation, and availability per language.
+
+use chrono::TimeDelta;
+use dragoman_domain::matching::{
+    Need, Priority, Request, RequestId, RequestStatus, RescindReason, WaitInputs, estimate_wait,
+    queue_positions,
+};
+use dragoman_domain::{LanguageCode, UserId};
+use dragoman_ports::StoreError;
+use dragoman_ports::matching::{
+    CancelOutcome, CreateRequestOutcome, IdempotencyKey, RequestRecord,
+};
+use uuid::Uuid;
+
+use crate::views::{LanguageAvailability, RequestView};
+use crate::{Engine, EngineError};
+
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
+/// The period whose sessions and offers feed the wait estimate.
+const RECENT: TimeDelta = TimeDelta::hours(1);
+
+/// A client's request, as parsed by the delivery layer.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub client: UserId,
+    pub need: Need,
+    pub priority: Priority,
+    pub idempotency_key: Option<String>,
+}
+
+/// The answer to a creation: new, or the replay of an earlier one with the same key.
+#[derive(Debug)]
+pub enum Created {
+    New(RequestView),
+    /// The body answered the first time, when it was saved.
+    Replayed(Result<String, RequestView>),
+}
+
+impl Engine {
+    pub async fn create_request(&self, new: NewRequest) -> Result<Created, EngineError> {
+        let now = self.clock.now();
+        let request = Request::new(
+            RequestId(Uuid::now_v7()),
+            new.client,
+            new.need,
+            new.priority,
+            now,
+        );
+        let key = new.idempotency_key.as_ref().map(|key| IdempotencyKey {
+            key: key.clone(),
+            not_before: now - IDEMPOTENCY_WINDOW,
+        });
+        let outcome = self
+            .store
+            .create_request(
+                &request,
+                now + self.settings.matching.max_wait,
+                key.as_ref(),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { constraint }
+                    if constraint == "requests_one_open_per_client" =>
+                {
+                    EngineError::conflict(
+                        "open-request",
+                        "you already have an open request: cancel it or wait for it to end",
+                    )
+                }
+                other => other.into(),
+            })?;
+        match outcome {
+            CreateRequestOutcome::Replayed {
+                response: Some(body),
+                ..
+            } => Ok(Created::Replayed(Ok(body))),
+            CreateRequestOutcome::Replayed {
+                request_id,
+                response: None,
+            } => {
+                let record = self
+                    .store
+                    .request(request_id)
+                    .await?
+                    .ok_or(EngineError::NotFound)?;
+                Ok(Created::Replayed(Err(self.request_view(&record).await?)))
+            }
+            CreateRequestOutcome::Created => {
+                tracing::info!(requestId = %request.id.0, clientId = %new.client, language = %new.need.language, "Request created");
+                metrics::counter!("dragoman_requests_created_total", "language" => new.need.language.to_string()).increment(1);
+                self.nudge(new.need.language);
+                let record = RequestRecord {
+                    request,
+                    expires_at: now + self.settings.matching.max_wait,
+                    session_id: None,
+                };
+                let view = self.request_view(&record).await?;
+                if let Some(key) = &new.idempotency_key
+                    && let Ok(body) = serde_json::to_string(&view)
+                {
+                    self.store
+                        .save_idempotent_response(new.client, key, &body)
+                        .await?;
+                }
+                self.availability_touched(new.need.language);
+                Ok(Created::New(view))
+            }
+        }
+    }
+
+    /// The request if `viewer` may see it: its client, an interpreter it was offered to or
+    /// matched with, or an admin. Anyone else gets `NotFound`.
+    pub async fn visible_request(
+        &self,
+        id: RequestId,
+        viewer: UserId,
+        admin: bool,
+    ) -> Result<RequestView, EngineError> {
+        let record = self.store.request(id).await?.ok_or(EngineError::NotFound)?;
+        let visible = admin
+            || record.request.client_id == viewer
+            || self
+                .store
+                .pending_offers(viewer)
+                .await?
+                .iter()
+                .any(|o| o.request_id == id)
+            || match record.session_id {
+                Some(session) => self
+                    .store
+                    .session(session)
+                    .await?
+                    .is_some_and(|s| s.interpreter_id == viewer),
+                None => false,
+            };
+        if !visible {
+            return Err(EngineError::NotFound);
+        }
+        self.request_view(&record).await
+    }
+
+    /// The API's `request`, with its queue position and wait estimate while queued.
+    pub async fn request_view(&self, record: &RequestRecord) -> Result<RequestView, EngineError> {
+        let r = &record.request;
+        if r.status != RequestStatus::Queued {
+            return Ok(RequestView::new(record, None, None));
+        }
+        let open = self.store.open_requests(r.need.language).await?;
+        let position = queue_positions(&open).get(&r.id).copied();
+        let estimate = match position {
+            Some(p) => self.estimate(r.need.language, p).await?,
+            None => None,
+        };
+        Ok(RequestView::new(record, position, estimate))
+    }
+
+    /// Estimated seconds of wait at `position` in `language`'s queue (see
+    /// `dragoman_domain::matching::estimate`).
+    async fn estimate(
+        &self,
+        language: LanguageCode,
+        position: u32,
+    ) -> Result<Option<i64>, EngineError> {
+        let now = self.clock.now();
+        let load = self
+            .store
+            .language_loads()
+            .await?
+            .into_iter()
+            .find(|l| l.language == language);
+        let Some(load) = load else { return Ok(None) };
+        let recent = self.store.recent_activity(language, now - RECENT).await?;
+        let inputs = WaitInputs {
+            queue_position: position,
+            available: load.available,
+            online: load.online,
+            mean_session: recent.mean_session,
+            wrap_up: self.settings.matching.wrap_up,
+            match_rate: (recent.offers_made > 0)
+                .then(|| f64::from(recent.offers_accepted) / f64::from(recent.offers_made)),
+        };
+        Ok(estimate_wait(&inputs).map(|d| d.num_seconds()))
+    }
+
+    pub async fn cancel_request(
+        &self,
+        id: RequestId,
+        client: UserId,
+    ) -> Result<RequestView, EngineError> {
+        let now = self.clock.now();
+        match self.store.cancel_request(id, client, now).await? {
+            CancelOutcome::NotFound => Err(EngineError::NotFound),
+            CancelOutcome::NotOpen(record) => Err(EngineError::conflict(
+                "request-closed",
+                format!(
+                    "the request is {} and can no longer be cancelled",
+                    record.request.status.as_str()
+                ),
+            )),
+            CancelOutcome::Cancelled { request, rescinded } => {
+                if let Some(offer) = rescinded {
+                    self.offer_rescinded(&offer, RescindReason::Cancelled, now);
+                    self.interpreter_released(offer.interpreter_id).await;
+                    self.nudge(offer.need.language);
+                }
+                let view = self.request_view(&request).await?;
+                self.request_updated(client, &view, now);
+                self.availability_touched(request.request.need.language);
+                tracing::info!(requestId = %id.0, "Request cancelled");
+                Ok(view)
+            }
+        }
+    }
+
+    /// GET /v1/availability: every language with an interpreter or a waiting request.
+    pub async fn availability(&self) -> Result<Vec<LanguageAvailability>, EngineError> {
+        let mut out = Vec::new();
+        for load in self.store.language_loads().await? {
+            let estimate = self.estimate(load.language, load.waiting + 1).await?;
+            out.push(LanguageAvailability {
+                code: load.language.to_string(),
+                available: load.available,
+                waiting: load.waiting,
+                estimated_wait_s: estimate,
+            });
+        }
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        Ok(out)
+    }
+
+    /// Publishes `availability.changed` for one language now (the runner calls it for the
+    /// languages touched since its last tick). Best effort: a failure is logged.
+    pub(crate) async fn announce_availability(&self, language: LanguageCode) {
+        let now = self.clock.now();
+        let entry = async {
+            let load = self
+                .store
+                .language_loads()
+                .await?
+                .into_iter()
+                .find(|l| l.language == language);
+            let (available, waiting) = load.map(|l| (l.available, l.waiting)).unwrap_or((0, 0));
+            let estimated_wait_s = self.estimate(language, waiting + 1).await?;
+            Ok::<_, EngineError>(LanguageAvailability {
+                code: language.to_string(),
+                available,
+                waiting,
+                estimated_wait_s,
+            })
+        };
+        match entry.await {
+            Ok(entry) => self.availability_changed(&entry, now),
+            Err(e) => tracing::warn!(error = %e, "could not compute availability"),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The background work of an instance: matching rounds, timers, availability announcements.
+//!
+//! Each language is matched by the instance holding the lease `match:<code>`; timers are swept
+//! by the holder of `timers`. A lease lasts `lease_ttl` and is renewed when half of it is left,
+//! so an instance that dies without a word hands its languages and timers to another within one
+//! lease's lifetime. Leases are an efficiency, not the safety: the store's conditional claims keep
+//! every invariant even when two instances match the same language at once.
+
+use std::sync::Arc;
+
+use dragoman_domain::LanguageCode;
+use dragoman_domain::matching::{OfferId, RescindReason};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::views::StatusView;
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.settings.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() { break; }
+                }
+                _ = self.wake.notified() => {
+                    let languages: Vec<LanguageCode> =
+                        self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+                    for language in languages {
+                        self.log_failure("matching", self.round(language).await);
+                    }
+                }
+                _ = tick.tick() => {
+                    self.log_failure("timers", self.sweep().await);
+                    self.log_failure("matching", self.rounds().await);
+                    self.announce_touched().await;
+                }
+            }
+        }
+        tracing::info!("Matching stopped");
+    }
+
+    fn log_failure<T>(&self, what: &str, result: Result<T, EngineError>) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, work = what, "Background work failed; retrying at the next tick");
+        }
+    }
+
+    /// Whether this instance holds (or just took) the lease `name`.
+    async fn holds(&self, name: &str) -> Result<bool, EngineError> {
+        let now = self.clock.now();
+        let ttl = self.settings.lease_ttl;
+        let trusted = self
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied();
+        if trusted.is_some_and(|until| until - now > ttl / 2) {
+            return Ok(true);
+        }
+        let held = self
+            .store
+            .try_lease(name, &self.settings.instance_id, ttl, now)
+            .await?;
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if held {
+            leases.insert(name.to_owned(), now + ttl);
+        } else {
+            leases.remove(name);
+        }
+        Ok(held)
+    }
+
+    /// A round for every language with a queued request.
+    pub async fn rounds(&self) -> Result<(), EngineError> {
+        for language in self.store.languages_waiting().await? {
+            self.round(language).await?;
+        }
+        Ok(())
+    }
+
+    /// One matching round for `language`, if this instance holds its lease. Returns the number
+    /// of offers made.
+    pub async fn round(&self, language: LanguageCode) -> Result<usize, EngineError> {
+        if !self.holds(&format!("match:{language}")).await? {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let snapshot = self.store.snapshot(language, now).await?;
+        let plan = self.matcher.plan(&snapshot, now);
+        // Expiries first: the plan counted the interpreters they release as free.
+        if !plan.expired.is_empty() {
+            self.expire_requests().await?;
+        }
+        let mut made = 0;
+        for planned in &plan.offers {
+            let offer = planned.to_offer(OfferId(Uuid::now_v7()));
+            if !self.store.apply_offer(&offer, &planned.explanation).await? {
+                // Another instance, or a status change, got there first: the next round decides
+                // again on fresh data.
+                continue;
+            }
+            made += 1;
+            tracing::info!(
+                offerId = %offer.id.0,
+                requestId = %offer.request_id.0,
+                interpreterId = %offer.interpreter_id,
+                language = %language,
+                eligible = planned.explanation.eligible.len(),
+                "Offer created"
+            );
+            metrics::counter!("dragoman_offers_created_total", "language" => language.to_string())
+                .increment(1);
+            self.offer_created(&offer);
+            self.status_changed(
+                offer.interpreter_id,
+                &StatusView {
+                    status: "reserved".to_owned(),
+                    since: offer.created_at,
+                },
+                None,
+            );
+            if let Some(record) = self.store.request(offer.request_id).await? {
+                let view = self.request_view(&record).await?;
+                self.request_updated(record.request.client_id, &view, now);
+            }
+            self.availability_touched(language);
+        }
+        Ok(made)
+    }
+
+    /// Settles every timer that is due, if this instance holds the `timers` lease.
+    pub async fn sweep(&self) -> Result<(), EngineError> {
+        if !self.holds("timers").await? {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let config = self.settings.matching;
+        for expired in self.store.expire_offers(now, config.max_no_answer).await? {
+            let offer = &expired.offer;
+            tracing::info!(offerId = %offer.id.0, requestId = %offer.request_id.0, interpreterId = %offer.interpreter_id, wentAway = expired.went_away, "Offer expired");
+            metrics::counter!("dragoman_offers_expired_total", "language" => offer.need.language.to_string()).increment(1);
+            self.offer_rescinded(offer, RescindReason::Expired, now);
+            self.interpreter_released(offer.interpreter_id).await;
+            let view = self.request_view(&expired.request).await?;
+            self.request_updated(expired.request.request.client_id, &view, now);
+            self.nudge(offer.need.language);
+        }
+        self.expire_requests().await?;
+        for interpreter in self.store.finish_wrap_ups(now, config.wrap_up).await? {
+            self.interpreter_released(interpreter).await;
+        }
+        Ok(())
+    }
+
+    async fn expire_requests(&self) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        for expired in self.store.expire_requests(now).await? {
+            let request = &expired.request.request;
+            tracing::info!(requestId = %request.id.0, language = %request.need.language, "Request expired");
+            metrics::counter!("dragoman_requests_expired_total", "language" => request.need.language.to_string()).increment(1);
+            if let Some(offer) = &expired.rescinded {
+                self.offer_rescinded(offer, RescindReason::Expired, now);
+                self.interpreter_released(offer.interpreter_id).await;
+            }
+            let view = self.request_view(&expired.request).await?;
+            self.request_updated(request.client_id, &view, now);
+            self.availability_touched(request.need.language);
+        }
+        Ok(())
+    }
+
+    async fn announce_touched(&self) {
+        let languages: Vec<LanguageCode> = self
+            .availability_dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for language in languages {
+            self.announce_availability(language).await;
+        }
+    }
+}

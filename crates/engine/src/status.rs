@@ -1,0 +1,92 @@
+//! Interpreter status: manual changes and the `status.changed` events of system changes.
+
+use dragoman_domain::matching::RescindReason;
+use dragoman_domain::{InterpreterStatus, StatusChangeError, UserId};
+use dragoman_ports::matching::SetStatusOutcome;
+
+use crate::views::StatusView;
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// `available`, `away` or `offline`, asked for by the interpreter. Leaving `reserved`
+    /// rescinds the pending offer, whose request goes to the next candidate.
+    pub async fn set_status(
+        &self,
+        interpreter: UserId,
+        to: InterpreterStatus,
+    ) -> Result<StatusView, EngineError> {
+        let now = self.clock.now();
+        let (presence, rescinded) = match self.store.set_status(interpreter, to, now).await? {
+            SetStatusOutcome::NotFound => return Err(EngineError::NotFound),
+            SetStatusOutcome::Refused(e @ StatusChangeError::InSession) => {
+                return Err(EngineError::conflict("in-session", e));
+            }
+            SetStatusOutcome::Refused(e @ StatusChangeError::NoProfile) => {
+                return Err(EngineError::conflict("no-profile", e));
+            }
+            SetStatusOutcome::Changed {
+                presence,
+                rescinded,
+            } => (presence, rescinded),
+        };
+        let view = StatusView {
+            status: presence.status.as_str().to_owned(),
+            since: presence.since,
+        };
+        if let Some(offer) = rescinded {
+            self.offer_rescinded(&offer, RescindReason::Cancelled, now);
+            self.nudge(offer.need.language);
+        }
+        self.status_changed(interpreter, &view, None);
+        tracing::info!(interpreterId = %interpreter, status = presence.status.as_str(), "Interpreter status changed");
+        self.after_status_change(interpreter).await;
+        Ok(view)
+    }
+
+    /// The interpreter's status now.
+    pub async fn status(&self, interpreter: UserId) -> Result<StatusView, EngineError> {
+        let record = self
+            .store
+            .presence(interpreter)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        Ok(StatusView {
+            status: record.presence.status.as_str().to_owned(),
+            since: record.presence.since,
+        })
+    }
+
+    /// Tells an interpreter the status the system just gave them, and the languages they speak
+    /// that their availability changed.
+    pub(crate) async fn interpreter_released(&self, interpreter: UserId) {
+        match self.store.presence(interpreter).await {
+            Ok(Some(record)) => {
+                let view = StatusView {
+                    status: record.presence.status.as_str().to_owned(),
+                    since: record.presence.since,
+                };
+                let reason = record.presence.away_reason.map(|_| "missed_offers");
+                self.status_changed(interpreter, &view, reason);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read a status to announce"),
+        }
+        self.after_status_change(interpreter).await;
+    }
+
+    /// A status change may let waiting requests of the interpreter's languages be offered, and
+    /// changes those languages' availability.
+    async fn after_status_change(&self, interpreter: UserId) {
+        let languages = match self.accounts.interpreter(interpreter).await {
+            Ok(Some(record)) => record
+                .profile
+                .map(|p| p.languages().iter().map(|l| l.code).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for language in languages {
+            self.nudge(language);
+            self.availability_touched(language);
+        }
+    }
+}
