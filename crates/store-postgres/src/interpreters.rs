@@ -86,30 +86,15 @@ async fn load(
     let status = InterpreterStatus::parse(&row.try_get::<String, _>("status").map_err(db_error)?)
         .map_err(corrupt)?;
     let profile = if row.try_get::<bool, _>("has_profile").map_err(db_error)? {
-        let languages = store
-            .q("SELECT code, level, certified FROM interpreter_languages WHERE user_id = $1 ORDER BY position")
-            .bind(user_id.0)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(|l| {
-                Ok(LanguageSkill {
-                    code: LanguageCode::parse(&l.try_get::<String, _>("code").map_err(db_error)?)
-                        .map_err(corrupt)?,
-                    level: Level::parse(&l.try_get::<String, _>("level").map_err(db_error)?)
-                        .map_err(corrupt)?,
-                    certified: l.try_get("certified").map_err(db_error)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
         Some(
-            Profile::new(
-                languages,
-                SpecializationSet::from_bits(row.try_get("specializations").map_err(db_error)?),
-                ModalitySet::from_bits(row.try_get("modalities").map_err(db_error)?),
+            read_profile(
+                store,
+                conn,
+                user_id,
+                row.try_get("specializations").map_err(db_error)?,
+                row.try_get("modalities").map_err(db_error)?,
             )
-            .map_err(corrupt)?,
+            .await?,
         )
     } else {
         None
@@ -122,6 +107,58 @@ async fn load(
     }))
 }
 
+/// The profile of an interpreter who has one, from the stored masks and the language rows.
+pub(crate) async fn read_profile(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    user_id: UserId,
+    specializations: i64,
+    modalities: i64,
+) -> Result<Profile, StoreError> {
+    let rows = store
+        .q("SELECT code, level, certified FROM interpreter_languages WHERE user_id = $1 ORDER BY position")
+        .bind(user_id.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let mut languages = Vec::with_capacity(rows.len());
+    for l in &rows {
+        languages.push((
+            l.try_get::<String, _>("code").map_err(db_error)?,
+            l.try_get::<String, _>("level").map_err(db_error)?,
+            l.try_get::<bool, _>("certified").map_err(db_error)?,
+        ));
+    }
+    profile_from_parts(languages, specializations, modalities)
+}
+
+/// A profile from its stored parts: (code, level, certified) in order, and the two masks.
+pub(crate) fn profile_from_parts(
+    languages: impl IntoIterator<Item = (String, String, bool)>,
+    specializations: i64,
+    modalities: i64,
+) -> Result<Profile, StoreError> {
+    let languages = languages
+        .into_iter()
+        .map(|(code, level, certified)| {
+            Ok(LanguageSkill {
+                code: LanguageCode::parse(&code).map_err(corrupt)?,
+                level: Level::parse(&level).map_err(corrupt)?,
+                certified,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Profile::new(
+        languages,
+        SpecializationSet::from_bits(specializations),
+        ModalitySet::from_bits(modalities),
+    )
+    .map_err(corrupt)
+}
+
+/// A compare-and-set of the status alone. It keeps the presence columns of matching coherent
+/// the way a manual change does: becoming `available` starts the idle time, and any change
+/// clears the run of missed offers and the away reason.
 pub(crate) async fn update_status(
     store: &PgStore,
     user_id: UserId,
@@ -129,7 +166,13 @@ pub(crate) async fn update_status(
 ) -> Result<bool, StoreError> {
     let mut tx = store.begin().await?;
     let done = store
-        .q("UPDATE interpreters SET status = $1, status_since = $2 WHERE user_id = $3 AND status = $4")
+        .q("UPDATE interpreters
+            SET status = $1, status_since = $2,
+                idle_since = CASE WHEN $1 = 'available' AND status <> $1 THEN $2 ELSE idle_since END,
+                missed_in_a_row = CASE WHEN status <> $1 THEN 0 ELSE missed_in_a_row END,
+                away_reason = CASE WHEN status <> $1 THEN NULL ELSE away_reason END,
+                away_missed_count = CASE WHEN status <> $1 THEN NULL ELSE away_missed_count END
+            WHERE user_id = $3 AND status = $4")
         .bind(update.to.as_str())
         .bind(update.at)
         .bind(user_id.0)

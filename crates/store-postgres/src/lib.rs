@@ -9,9 +9,14 @@
 //! always uses explicit transactions, so the two modes differ only in those two settings.
 //! Migrations take a session advisory lock, which a transaction pooler breaks: they must run over a
 //! direct connection (`dragoman migrate` with the direct URL).
+//!
+//! Accounts and profiles live in `accounts` and `interpreters` (the [`Store`] port); requests,
+//! offers, sessions, presence, timers and leases in `matching` (the
+//! [`dragoman_ports::MatchingStore`] port), over the same tables.
 
 mod accounts;
 mod interpreters;
+mod matching;
 pub mod testing;
 
 use std::str::FromStr;

@@ -1,0 +1,229 @@
+//! Matching's reads and its one write: the snapshot of a language, and the claim of an
+//! interpreter for a request.
+//!
+//! The claim is conditional twice over. Under the row locks the domain decides whether the
+//! interpreter may still be reserved and the request still offered; the updates then repeat the
+//! condition (`WHERE status = 'available'`, `WHERE status = 'queued'`) and the offer's insert
+//! gives way to the named unique indexes (`ON CONFLICT DO NOTHING`). Whichever fails, the
+//! transaction rolls back and the caller learns it lost: another instance got there first.
+
+use chrono::{DateTime, Utc};
+use dragoman_domain::matching::{
+    Explanation, Offer, OfferHistory, OfferStatus, RequestEvent, RequestId, Snapshot, covers,
+};
+use dragoman_domain::{LanguageCode, UserId};
+use dragoman_ports::StoreError;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::desk::{self, Desk, select_desk};
+use super::records::lock_request;
+use super::retry::{Attempt, retrying};
+use super::rows::{self, select_offer, select_request};
+use crate::{PgStore, db_error};
+
+pub(crate) async fn languages_waiting(store: &PgStore) -> Result<Vec<LanguageCode>, StoreError> {
+    let mut tx = store.begin().await?;
+    let found = store
+        .q("SELECT DISTINCT language FROM requests WHERE status = 'queued' ORDER BY language")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    found
+        .iter()
+        .map(|r| rows::language(r, "language"))
+        .collect()
+}
+
+pub(crate) async fn snapshot(
+    store: &PgStore,
+    language: LanguageCode,
+    now: DateTime<Utc>,
+) -> Result<Snapshot, StoreError> {
+    let mut tx = store.begin().await?;
+    // One instant for the three reads. SET TRANSACTION is local to the transaction, so it is
+    // safe behind a transaction pooler.
+    store
+        .q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let requests = store
+        .q(select_request!(
+            "WHERE language = $1 AND status IN ('queued', 'offered')"
+        ))
+        .bind(language.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| rows::request(r).map(|rec| rec.request))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every interpreter listing the language, with the whole profile aggregated in the row.
+    let found = store
+        .q(select_desk!(
+            ", langs.codes, langs.levels, langs.certified",
+            "CROSS JOIN LATERAL (
+                 SELECT array_agg(code ORDER BY position) AS codes,
+                        array_agg(level ORDER BY position) AS levels,
+                        array_agg(certified ORDER BY position) AS certified
+                 FROM interpreter_languages l WHERE l.user_id = interpreters.user_id) AS langs
+             WHERE profile_updated_at IS NOT NULL
+               AND user_id IN (SELECT user_id FROM interpreter_languages WHERE code = $1)
+             ORDER BY user_id"
+        ))
+        .bind(language.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let mut interpreters = Vec::with_capacity(found.len());
+    for row in &found {
+        let d = Desk::from_row(row)?;
+        let languages = rows::get::<Vec<String>>(row, "codes")?
+            .into_iter()
+            .zip(rows::get::<Vec<String>>(row, "levels")?)
+            .zip(rows::get::<Vec<bool>>(row, "certified")?)
+            .map(|((code, level), certified)| (code, level, certified));
+        let profile = d.profile_from(languages)?;
+        interpreters.push(d.snapshot(profile, now));
+    }
+    let history = store
+        .q("SELECT o.request_id, o.interpreter_id FROM offers o JOIN requests r ON r.id = o.request_id
+            WHERE r.language = $1 AND r.status IN ('queued', 'offered')")
+        .bind(language.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| {
+            Ok((
+                RequestId(r.try_get::<Uuid, _>("request_id").map_err(db_error)?),
+                UserId(r.try_get::<Uuid, _>("interpreter_id").map_err(db_error)?),
+            ))
+        })
+        .collect::<Result<OfferHistory, StoreError>>()?;
+    let pending_offers = store
+        .q(select_offer!(
+            "WHERE status = 'pending'
+               AND request_id IN (SELECT id FROM requests WHERE language = $1 AND status = 'offered')"
+        ))
+        .bind(language.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::offer)
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(Snapshot {
+        requests,
+        interpreters,
+        history,
+        pending_offers,
+    })
+}
+
+pub(crate) async fn apply_offer(
+    store: &PgStore,
+    offer: &Offer,
+    explanation: &Explanation,
+) -> Result<bool, StoreError> {
+    if offer.status != OfferStatus::Pending {
+        return Err(StoreError::Backend(anyhow::anyhow!(
+            "only a pending offer can be made, not a {} one",
+            offer.status.as_str()
+        )));
+    }
+    let body = serde_json::to_value(explanation)
+        .map_err(|e| StoreError::Backend(anyhow::Error::new(e).context("serializing")))?;
+    let body = &body;
+    retrying("apply_offer", || async move {
+        let mut tx = store.begin().await?;
+        let made = claim(store, &mut tx, offer, explanation, body).await?;
+        if made {
+            tx.commit().await.map_err(db_error)?;
+        } else {
+            tx.rollback().await.map_err(db_error)?;
+        }
+        Ok(Attempt::Done(made))
+    })
+    .await
+}
+
+/// The claim itself, inside the caller's transaction: true if every write was made.
+async fn claim(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    offer: &Offer,
+    explanation: &Explanation,
+    body: &serde_json::Value,
+) -> Result<bool, StoreError> {
+    let Some(mut desk) = desk::lock(store, conn, offer.interpreter_id).await? else {
+        return Ok(false);
+    };
+    let Ok(reserved) = desk.presence.reserve(offer.created_at) else {
+        return Ok(false);
+    };
+    // The profile may have changed since the snapshot: the hard constraints are checked again.
+    match desk.profile(store, conn).await? {
+        Some(profile) if covers(&profile, &offer.need).is_ok() => {}
+        _ => return Ok(false),
+    }
+    let Some(record) = lock_request(store, conn, offer.request_id).await? else {
+        return Ok(false);
+    };
+    if record.request.need != offer.need || record.request.apply(RequestEvent::Offer).is_err() {
+        return Ok(false);
+    }
+    let inserted = store
+        .q("INSERT INTO offers (id, request_id, interpreter_id, language, specialization, modality, status, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
+            ON CONFLICT DO NOTHING")
+        .bind(offer.id.0)
+        .bind(offer.request_id.0)
+        .bind(offer.interpreter_id.0)
+        .bind(offer.need.language.as_str())
+        .bind(offer.need.specialization.as_str())
+        .bind(offer.need.modality.as_str())
+        .bind(offer.created_at)
+        .bind(offer.expires_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if inserted.rows_affected() != 1 {
+        return Ok(false);
+    }
+    desk.presence = reserved;
+    desk.last_offered_at = Some(offer.created_at);
+    let claimed = store
+        .q("UPDATE interpreters SET status = 'reserved' WHERE user_id = $1 AND status = 'available'")
+        .bind(offer.interpreter_id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if claimed.rows_affected() != 1 {
+        return Ok(false);
+    }
+    desk::save(store, conn, &desk).await?;
+    let offered = store
+        .q("UPDATE requests SET status = 'offered', updated_at = $2 WHERE id = $1 AND status = 'queued'")
+        .bind(offer.request_id.0)
+        .bind(offer.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if offered.rows_affected() != 1 {
+        return Ok(false);
+    }
+    store
+        .q("INSERT INTO explanations (offer_id, request_id, decided_at, body) VALUES ($1, $2, $3, $4)")
+        .bind(offer.id.0)
+        .bind(offer.request_id.0)
+        .bind(explanation.decided_at)
+        .bind(body)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(true)
+}

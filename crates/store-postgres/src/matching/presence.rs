@@ -1,0 +1,104 @@
+//! An interpreter's presence: reading it, and the manual status changes.
+//!
+//! A manual change locks the interpreter and, while they hold an offer, its request and the
+//! offer. Leaving `reserved` rescinds the offer and sends its request back to the queue; the
+//! domain's [`Presence::set_manually`] decides everything else (no change during a session, a
+//! profile needed to become available).
+//!
+//! [`Presence::set_manually`]: dragoman_domain::matching::Presence::set_manually
+
+use chrono::{DateTime, Utc};
+use dragoman_domain::{InterpreterStatus, UserId};
+use dragoman_ports::StoreError;
+use dragoman_ports::matching::{PresenceRecord, SetStatusOutcome};
+
+use super::desk::{self, Desk, select_desk};
+use super::records::{lock_offer, lock_request, pending_offer_to, save_offer, save_request};
+use super::retry::{Attempt, retrying};
+use super::settle;
+use crate::{PgStore, corrupt, db_error};
+
+pub(crate) async fn presence(
+    store: &PgStore,
+    user: UserId,
+) -> Result<Option<PresenceRecord>, StoreError> {
+    let mut tx = store.begin().await?;
+    let row = store
+        .q(select_desk!("WHERE user_id = $1"))
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    row.map(|r| {
+        Desk::from_row(&r).map(|d| PresenceRecord {
+            user_id: d.user_id,
+            presence: d.presence,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn set_status(
+    store: &PgStore,
+    user: UserId,
+    to: InterpreterStatus,
+    now: DateTime<Utc>,
+) -> Result<SetStatusOutcome, StoreError> {
+    if !matches!(
+        to,
+        InterpreterStatus::Available | InterpreterStatus::Away | InterpreterStatus::Offline
+    ) {
+        return Err(StoreError::Backend(anyhow::anyhow!(
+            "{} is set by matching, not asked for",
+            to.as_str()
+        )));
+    }
+    retrying("set_status", || async move {
+        let mut tx = store.begin().await?;
+        let Some(mut desk) = desk::lock(store, &mut tx, user).await? else {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(Attempt::Done(SetStatusOutcome::NotFound));
+        };
+        let before = desk.presence;
+        let after = match before.set_manually(to, desk.has_profile, now) {
+            Ok(p) => p,
+            Err(refused) => {
+                tx.rollback().await.map_err(db_error)?;
+                return Ok(Attempt::Done(SetStatusOutcome::Refused(refused)));
+            }
+        };
+        if after == before {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(Attempt::Done(SetStatusOutcome::Changed {
+                presence: after,
+                rescinded: None,
+            }));
+        }
+        // The interpreter's pending offer only changes under the interpreter's lock, which
+        // this transaction holds: this read is stable.
+        let mut rescinded = None;
+        if before.holds_offer()
+            && let Some(seen) = pending_offer_to(store, &mut tx, user).await?
+        {
+            let request = lock_request(store, &mut tx, seen.request_id)
+                .await?
+                .ok_or_else(|| corrupt("an offer of a missing request"))?;
+            let current = lock_offer(store, &mut tx, seen.id)
+                .await?
+                .ok_or_else(|| corrupt("an offer vanished"))?;
+            let (offer, requeued) = settle::rescind(&current, &request, None, now)?;
+            save_offer(store, &mut tx, &offer, now).await?;
+            save_request(store, &mut tx, &requeued, now).await?;
+            rescinded = Some(offer);
+        }
+        desk.presence = after;
+        desk::save(store, &mut tx, &desk).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Attempt::Done(SetStatusOutcome::Changed {
+            presence: after,
+            rescinded,
+        }))
+    })
+    .await
+}

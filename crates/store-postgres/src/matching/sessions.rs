@@ -1,0 +1,151 @@
+//! Sessions: reading, listing, ending and rating.
+//!
+//! Ending locks the interpreter, then the session: the interpreter goes to `wrap_up` and the
+//! session's length is counted as talk time of the day it ended. Rating locks the session only.
+
+use chrono::{DateTime, Utc};
+use dragoman_domain::UserId;
+use dragoman_domain::matching::{Rating, Session, SessionId};
+use dragoman_ports::StoreError;
+use dragoman_ports::matching::SessionOutcome;
+use sqlx::PgConnection;
+
+use super::desk;
+use super::retry::{Attempt, retrying};
+use super::rows::{self, select_session};
+use crate::{PgStore, db_error};
+
+async fn read(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    id: SessionId,
+    lock: bool,
+) -> Result<Option<Session>, StoreError> {
+    let sql = if lock {
+        select_session!("WHERE id = $1 FOR UPDATE")
+    } else {
+        select_session!("WHERE id = $1")
+    };
+    store
+        .q(sql)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::session(&r))
+        .transpose()
+}
+
+pub(crate) async fn session(store: &PgStore, id: SessionId) -> Result<Option<Session>, StoreError> {
+    let mut tx = store.begin().await?;
+    let found = read(store, &mut tx, id, false).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(found)
+}
+
+pub(crate) async fn sessions_of(
+    store: &PgStore,
+    user: UserId,
+    before: Option<SessionId>,
+    limit: u32,
+) -> Result<Vec<Session>, StoreError> {
+    let mut tx = store.begin().await?;
+    // Newest first by start, then id; the cursor is the last session of the previous page.
+    let found = store
+        .q(select_session!(
+            "WHERE (client_id = $1 OR interpreter_id = $1)
+               AND ($2::uuid IS NULL
+                    OR (started_at, id) < (SELECT started_at, id FROM sessions WHERE id = $2))
+             ORDER BY started_at DESC, id DESC
+             LIMIT $3"
+        ))
+        .bind(user.0)
+        .bind(before.map(|b| b.0))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    found.iter().map(rows::session).collect()
+}
+
+pub(crate) async fn end_session(
+    store: &PgStore,
+    id: SessionId,
+    by: UserId,
+    now: DateTime<Utc>,
+) -> Result<SessionOutcome, StoreError> {
+    retrying("end_session", || async move {
+        let mut tx = store.begin().await?;
+        // A session's interpreter never changes: reading it unlocked is safe.
+        let Some(seen) = read(store, &mut tx, id, false).await? else {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(Attempt::Done(SessionOutcome::NotFound));
+        };
+        let mut desk = desk::lock(store, &mut tx, seen.interpreter_id).await?;
+        let Some(current) = read(store, &mut tx, id, true).await? else {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(Attempt::Done(SessionOutcome::NotFound));
+        };
+        let ended = match current.end(by, now) {
+            Ok(s) => s,
+            Err(refused) => {
+                tx.rollback().await.map_err(db_error)?;
+                return Ok(Attempt::Done(SessionOutcome::Refused(refused)));
+            }
+        };
+        store
+            .q("UPDATE sessions SET ended_at = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(ended.ended_at())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if let Some(desk) = desk.as_mut() {
+            // An interpreter moved out of `busy` by another path keeps their status.
+            if let Ok(presence) = desk.presence.end_session(now) {
+                desk.presence = presence;
+            }
+            desk.count_talk_time(now, ended.duration().unwrap_or_default());
+            desk::save(store, &mut tx, desk).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(Attempt::Done(SessionOutcome::Done(ended)))
+    })
+    .await
+}
+
+pub(crate) async fn rate_session(
+    store: &PgStore,
+    id: SessionId,
+    by: UserId,
+    rating: &Rating,
+    now: DateTime<Utc>,
+) -> Result<SessionOutcome, StoreError> {
+    retrying("rate_session", || async move {
+        let mut tx = store.begin().await?;
+        let Some(current) = read(store, &mut tx, id, true).await? else {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(Attempt::Done(SessionOutcome::NotFound));
+        };
+        let rated = match current.rate(by, rating.clone()) {
+            Ok(s) => s,
+            Err(refused) => {
+                tx.rollback().await.map_err(db_error)?;
+                return Ok(Attempt::Done(SessionOutcome::Refused(refused)));
+            }
+        };
+        store
+            .q("UPDATE sessions SET rating_stars = $2, rating_comment = $3, rated_at = $4 WHERE id = $1")
+            .bind(id.0)
+            .bind(i16::from(rating.stars.get()))
+            .bind(rating.comment.as_deref())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Attempt::Done(SessionOutcome::Done(rated)))
+    })
+    .await
+}
