@@ -218,33 +218,56 @@ impl Store for PgStore {
 
 #[cfg(test)]
 mod tests {
-    //! The store suite on PostgreSQL directly, then through PgBouncer in transaction pooling.
+    //! The store and matching suites on PostgreSQL directly, then through PgBouncer in
+    //! transaction pooling.
     use std::sync::Arc;
 
-    use dragoman_ports::Store;
+    use dragoman_ports::{MatchingStore, Store};
 
-    use crate::testing::TestDatabase;
+    use crate::testing::{DatabaseGuard, TestDatabase};
     use crate::{PgStore, Pooler};
+
+    /// A store on a database of the test's own, dropped when the guard goes.
+    async fn connect(direct: bool) -> (Arc<PgStore>, DatabaseGuard) {
+        let db = TestDatabase::create().await.expect("a test database");
+        let store = if direct {
+            PgStore::connect(&db.direct_url(), Pooler::None, 4).await
+        } else {
+            PgStore::connect(&db.pgbouncer_url(), Pooler::Transaction, 4).await
+        };
+        let store = store.expect("connected (through PgBouncer: DRAGOMAN_TEST_PGBOUNCER)");
+        (Arc::new(store), DatabaseGuard(db))
+    }
 
     mod direct {
         use super::*;
         dragoman_conformance::store_suite!({
-            let db = TestDatabase::create().await.expect("a test database");
-            let store = PgStore::connect(&db.direct_url(), Pooler::None, 4)
-                .await
-                .expect("connected");
-            (Arc::new(store) as Arc<dyn Store>, db)
+            let (store, db) = connect(true).await;
+            (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::matching_suite!({
+            let (store, db) = connect(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn MatchingStore>,
+                db,
+            )
         });
     }
 
     mod through_pgbouncer {
         use super::*;
         dragoman_conformance::store_suite!({
-            let db = TestDatabase::create().await.expect("a test database");
-            let store = PgStore::connect(&db.pgbouncer_url(), Pooler::Transaction, 4)
-                .await
-                .expect("connected through PgBouncer (DRAGOMAN_TEST_PGBOUNCER)");
-            (Arc::new(store) as Arc<dyn Store>, db)
+            let (store, db) = connect(false).await;
+            (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::matching_suite!({
+            let (store, db) = connect(false).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn MatchingStore>,
+                db,
+            )
         });
     }
 }
