@@ -1,7 +1,11 @@
 //! Test support: the real application on port 0, against a store of its own.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use dragoman_engine::Engine;
+use dragoman_ports::{Clock, Store, SystemClock};
 
 use dragoman::config::Database;
 use dragoman::{Application, Settings};
@@ -41,6 +45,8 @@ macro_rules! on_every_backend {
 /// A running application and a client for it.
 #[derive(Debug)]
 pub struct TestApp {
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
     pub base: String,
     pub http: reqwest::Client,
     pub data_dir: tempfile::TempDir,
@@ -83,15 +89,29 @@ pub async fn spawn_with(
     dir: tempfile::TempDir,
     database: Option<TestDatabase>,
 ) -> TestApp {
-    let app = Application::build(settings)
+    spawn_with_clock(settings, dir, database, Arc::new(SystemClock)).await
+}
+
+/// As [`spawn_with`], on the given clock.
+pub async fn spawn_with_clock(
+    settings: Settings,
+    dir: tempfile::TempDir,
+    database: Option<TestDatabase>,
+    clock: Arc<dyn Clock>,
+) -> TestApp {
+    let app = Application::build_with_clock(settings, clock)
         .await
         .expect("the application builds");
+    let store = app.store();
+    let engine = app.engine();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
     TestApp {
+        store,
+        engine,
         base,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -233,6 +253,45 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// An administrator, created through the store as the command line does, then signed in.
+    pub async fn admin(&self) -> Account {
+        let email = format!("admin-{}@example.org", uuid::Uuid::new_v4().simple());
+        let password = "administrator password".to_owned();
+        let hash = dragoman_http::auth::Passwords::new()
+            .expect("hasher")
+            .hash(&dragoman_domain::Password::parse(&password).expect("valid"))
+            .await
+            .expect("hashed");
+        let user = self
+            .store
+            .create_user(dragoman_ports::NewUser {
+                id: dragoman_domain::UserId(uuid::Uuid::now_v7()),
+                email: dragoman_domain::Email::parse(&email).expect("valid"),
+                password_hash: hash,
+                display_name: dragoman_domain::DisplayName::parse("Ops").expect("valid"),
+                role: dragoman_domain::Role::Admin,
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("created");
+        let login: Value = self
+            .post(
+                "/v1/auth/login",
+                &json!({"email": email, "password": password}),
+            )
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        Account {
+            id: user.id.to_string(),
+            email,
+            password,
+            access: login["access_token"].as_str().expect("token").to_owned(),
+            refresh: login["refresh_token"].as_str().expect("token").to_owned(),
+        }
     }
 
     /// Signs up a new user of `role` with a unique e-mail address.
