@@ -73,7 +73,9 @@ pub enum AcceptOutcome {
     /// Unknown, or offered to someone else.
     NotFound,
     Refused(OfferError),
-    Accepted { session: Session },
+    Accepted {
+        session: Session,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +83,10 @@ pub enum DeclineOutcome {
     NotFound,
     Refused(OfferError),
     /// The request waits again (`queued`) for the next candidate.
-    Declined { offer: Offer, request: RequestRecord },
+    Declined {
+        offer: Offer,
+        request: RequestRecord,
+    },
 }
 
 /// An offer settled by its timer.
