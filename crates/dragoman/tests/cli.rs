@@ -392,3 +392,103 @@ async fn postgres_is_migrated_by_command_and_checked_at_start() {
     .await
     .expect("dropped");
 }
+
+#[tokio::test]
+async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(&[("DATA_DIR", dir.path().to_str().expect("utf-8"))]);
+    let http = reqwest::Client::new();
+    let signup = |role: &'static str| {
+        let url = server.url("/v1/auth/signup");
+        let http = http.clone();
+        async move {
+            let body: Value = http
+                .post(url)
+                .json(&json!({"email": format!("{role}-{}@example.org", uuid::Uuid::new_v4().simple()), "password": "long enough password", "display_name": "X", "role": role}))
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("JSON");
+            body["access_token"].as_str().expect("token").to_owned()
+        }
+    };
+    let interpreter = signup("interpreter").await;
+    let client = signup("client").await;
+    let profile = json!({"languages": [{"code": "es", "level": "native", "certified": true}], "specializations": ["general"], "modalities": ["video"]});
+    http.put(server.url("/v1/interpreters/me"))
+        .bearer_auth(&interpreter)
+        .json(&profile)
+        .send()
+        .await
+        .expect("sent");
+    http.put(server.url("/v1/interpreters/me/status"))
+        .bearer_auth(&interpreter)
+        .json(&json!({"status": "available"}))
+        .send()
+        .await
+        .expect("sent");
+    http.post(server.url("/v1/requests"))
+        .bearer_auth(&client)
+        .json(&json!({"language": "es"}))
+        .send()
+        .await
+        .expect("sent");
+    let offer = loop {
+        let page: Value = http
+            .get(server.url("/v1/offers"))
+            .bearer_auth(&interpreter)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(offer) = page["items"].as_array().and_then(|i| i.first()).cloned() {
+            break offer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let session: Value = http
+        .post(server.url(&format!(
+            "/v1/offers/{}/accept",
+            offer["id"].as_str().expect("id")
+        )))
+        .bearer_auth(&interpreter)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let metrics = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dragoman_match_time_seconds_count{language=\"es\"} 1")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dragoman_match_time_seconds_bucket{language=\"es\",le=\"120\"} 1"),
+        "{metrics}"
+    );
+
+    let (_, lines) = server.terminate();
+    let created = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "Session created")
+        .expect("a \"Session created\" line");
+    assert_eq!(created["sessionId"], session["id"]);
+    assert_eq!(created["language"], "es");
+    assert_eq!(created["matchTime"], session["match_time_ms"]);
+    assert!(created["matchTime"].is_i64());
+}
