@@ -59,7 +59,7 @@ async fn work(apps: Arc<Vec<TestApp>>, me: Account, stop: Arc<AtomicBool>) -> us
             continue;
         };
         let id = offer["id"].as_str().unwrap_or_default();
-        if turn % 5 == 0 {
+        if turn.is_multiple_of(5) {
             app.post_empty_as(&me.access, &format!("/v1/offers/{id}/decline"))
                 .await;
             continue;
@@ -112,7 +112,7 @@ async fn fifty_clients_and_ten_interpreters_on_three_instances() {
             assert_eq!(created.status(), StatusCode::CREATED);
             let request: Value = created.json().await.expect("JSON");
             let id = request["id"].as_str().expect("id").to_owned();
-            if i % 10 == 0 {
+            if i.is_multiple_of(10) {
                 app.post_empty_as(&client.access, &format!("/v1/requests/{id}/cancel"))
                     .await;
             }
