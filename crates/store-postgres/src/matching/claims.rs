@@ -196,16 +196,10 @@ async fn claim(
     }
     desk.presence = reserved;
     desk.last_offered_at = Some(offer.created_at);
-    let claimed = store
-        .q("UPDATE interpreters SET status = 'reserved' WHERE user_id = $1 AND status = 'available'")
-        .bind(offer.interpreter_id.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    if claimed.rows_affected() != 1 {
+    // UPDATE ... WHERE status = 'available'.
+    if !desk::save_claim(store, conn, &desk).await? {
         return Ok(false);
     }
-    desk::save(store, conn, &desk).await?;
     let offered = store
         .q("UPDATE requests SET status = 'offered', updated_at = $2 WHERE id = $1 AND status = 'queued'")
         .bind(offer.request_id.0)

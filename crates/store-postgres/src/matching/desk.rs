@@ -43,6 +43,8 @@ pub(crate) use select_desk;
 pub(crate) struct Desk {
     pub user_id: UserId,
     pub presence: Presence,
+    /// The status as read: writing back is a compare-and-set on it.
+    read_status: InterpreterStatus,
     pub has_profile: bool,
     specializations: i64,
     modalities: i64,
@@ -61,11 +63,12 @@ impl Desk {
             }),
             Some(other) => return Err(corrupt(format!("away reason {other:?}"))),
         };
+        let status = InterpreterStatus::parse(&get::<String>(row, "status")?).map_err(corrupt)?;
         Ok(Self {
             user_id: UserId(get(row, "user_id")?),
+            read_status: status,
             presence: Presence {
-                status: InterpreterStatus::parse(&get::<String>(row, "status")?)
-                    .map_err(corrupt)?,
+                status,
                 since: get(row, "status_since")?,
                 idle_since: get(row, "idle_since")?,
                 missed_in_a_row: count(get(row, "missed_in_a_row")?)?,
@@ -204,23 +207,21 @@ pub(crate) async fn lock_many(
         .collect()
 }
 
-/// Writes the desk back (its row must be locked by this transaction).
-pub(crate) async fn save(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    desk: &Desk,
-) -> Result<(), StoreError> {
+/// Writes the desk back if its status is still the one read, and says whether it did. The row
+/// is locked by this transaction, so the condition only fails if something is badly wrong, or
+/// for [`save_claim`], where it repeats the claim's condition in SQL.
+async fn write(store: &PgStore, conn: &mut PgConnection, desk: &Desk) -> Result<bool, StoreError> {
     let p = &desk.presence;
     let (reason, missed) = match p.away_reason {
         None => (None, None),
         Some(AwayReason::MissedOffers { count }) => (Some("missed_offers"), Some(stored(count))),
     };
-    store
+    let done = store
         .q(
             "UPDATE interpreters SET status = $2, status_since = $3, idle_since = $4,
                 missed_in_a_row = $5, away_reason = $6, away_missed_count = $7, stats_day = $8,
                 declines_today = $9, talk_time_today_ms = $10, last_offered_at = $11
-            WHERE user_id = $1",
+            WHERE user_id = $1 AND status = $12",
         )
         .bind(desk.user_id.0)
         .bind(p.status.as_str())
@@ -233,8 +234,38 @@ pub(crate) async fn save(
         .bind(stored(desk.declines))
         .bind(desk.talk_time_ms.max(0))
         .bind(desk.last_offered_at)
+        .bind(desk.read_status.as_str())
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// Writes the desk back (its row must be locked by this transaction).
+pub(crate) async fn save(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    desk: &Desk,
+) -> Result<(), StoreError> {
+    if write(store, conn, desk).await? {
+        Ok(())
+    } else {
+        Err(corrupt(format!(
+            "interpreter {} changed status under this transaction's lock",
+            desk.user_id
+        )))
+    }
+}
+
+/// Writes back a desk that was `available` and is now `reserved`: false, writing nothing, if
+/// the row is not `available` (the claim is lost).
+pub(crate) async fn save_claim(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    desk: &Desk,
+) -> Result<bool, StoreError> {
+    if desk.read_status != InterpreterStatus::Available {
+        return Ok(false);
+    }
+    write(store, conn, desk).await
 }
