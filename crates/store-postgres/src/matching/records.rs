@@ -162,3 +162,56 @@ pub(crate) async fn save_offer(
         .map_err(db_error)?;
     Ok(())
 }
+
+/// Writes back settled offers' statuses in one statement (their rows must be locked).
+pub(crate) async fn save_offers(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    offers: &[Offer],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if offers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = offers.iter().map(|o| o.id.0).collect();
+    let statuses: Vec<&str> = offers.iter().map(|o| o.status.as_str()).collect();
+    store
+        .q("UPDATE offers o SET status = u.status, settled_at = $3
+            FROM unnest($1::uuid[], $2::text[]) AS u(id, status) WHERE o.id = u.id")
+        .bind(ids)
+        .bind(statuses)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Writes back requests' statuses and sessions in one statement (their rows must be locked).
+pub(crate) async fn save_requests(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    records: &[RequestRecord],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = records.iter().map(|r| r.request.id.0).collect();
+    let statuses: Vec<&str> = records.iter().map(|r| r.request.status.as_str()).collect();
+    let sessions: Vec<Option<Uuid>> = records.iter().map(|r| r.session_id.map(|s| s.0)).collect();
+    store
+        .q(
+            "UPDATE requests r SET status = u.status, session_id = u.session_id, updated_at = $4
+            FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS u(id, status, session_id)
+            WHERE r.id = u.id",
+        )
+        .bind(ids)
+        .bind(statuses)
+        .bind(sessions)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

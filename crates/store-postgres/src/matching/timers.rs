@@ -6,18 +6,18 @@
 //! request that gained a pending offer between the first read and the locks would need its
 //! interpreter locked out of order, so the sweep runs again instead.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::UserId;
-use dragoman_domain::matching::{RequestEvent, RequestId};
+use dragoman_domain::matching::{Offer, RequestEvent, RequestId};
 use dragoman_ports::StoreError;
-use dragoman_ports::matching::{ExpiredOffer, ExpiredRequest};
+use dragoman_ports::matching::{ExpiredOffer, ExpiredRequest, RequestRecord};
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::desk::{self, Desk, select_desk};
-use super::records::{lock_pending_offers_of, lock_requests, save_offer, save_request};
+use super::records::{lock_pending_offers_of, lock_requests, save_offers, save_requests};
 use super::retry::{Attempt, retrying};
 use super::rows::{self, select_offer};
 use super::settle;
@@ -67,8 +67,6 @@ pub(crate) async fn expire_offers(
             let desk = desks.get_mut(&offer.interpreter_id);
             let (settled, requeued, went_away) =
                 settle::expire(&offer, record, desk, now, max_no_answer)?;
-            save_offer(store, &mut tx, &settled, now).await?;
-            save_request(store, &mut tx, &requeued, now).await?;
             *record = requeued.clone();
             expired.push(ExpiredOffer {
                 offer: settled,
@@ -76,11 +74,15 @@ pub(crate) async fn expire_offers(
                 went_away,
             });
         }
+        let offers: Vec<Offer> = expired.iter().map(|e| e.offer).collect();
+        let requests: Vec<RequestRecord> = expired.iter().map(|e| e.request.clone()).collect();
+        save_offers(store, &mut tx, &offers, now).await?;
+        save_requests(store, &mut tx, &requests, now).await?;
         save_desks(
             store,
             &mut tx,
             &desks,
-            expired.iter().map(|e| e.offer.interpreter_id),
+            offers.iter().map(|o| o.interpreter_id),
         )
         .await?;
         tx.commit().await.map_err(db_error)?;
@@ -141,7 +143,6 @@ pub(crate) async fn expire_requests(
                 Some(offer) => {
                     let desk = desks.get_mut(&offer.interpreter_id);
                     let (offer, requeued) = settle::rescind(offer, &current, desk, now)?;
-                    save_offer(store, &mut tx, &offer, now).await?;
                     current = requeued;
                     Some(offer)
                 }
@@ -151,17 +152,23 @@ pub(crate) async fn expire_requests(
                 .request
                 .apply(RequestEvent::Expire)
                 .map_err(corrupt)?;
-            save_request(store, &mut tx, &current, now).await?;
             *record = current.clone();
             expired.push(ExpiredRequest {
                 request: current,
                 rescinded,
             });
         }
-        let released = expired
-            .iter()
-            .filter_map(|e| e.rescinded.map(|o| o.interpreter_id));
-        save_desks(store, &mut tx, &desks, released).await?;
+        let offers: Vec<Offer> = expired.iter().filter_map(|e| e.rescinded).collect();
+        let requests: Vec<RequestRecord> = expired.iter().map(|e| e.request.clone()).collect();
+        save_offers(store, &mut tx, &offers, now).await?;
+        save_requests(store, &mut tx, &requests, now).await?;
+        save_desks(
+            store,
+            &mut tx,
+            &desks,
+            offers.iter().map(|o| o.interpreter_id),
+        )
+        .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Attempt::Done(expired))
     })
@@ -191,29 +198,27 @@ pub(crate) async fn finish_wrap_ups(
                 continue;
             };
             desk.presence = presence;
-            desk::save(store, &mut tx, &desk).await?;
-            finished.push(desk.user_id);
+            finished.push(desk);
         }
+        desk::save_many(store, &mut tx, &finished.iter().collect::<Vec<_>>()).await?;
+        let finished = finished.iter().map(|d| d.user_id).collect();
         tx.commit().await.map_err(db_error)?;
         Ok(Attempt::Done(finished))
     })
     .await
 }
 
-/// Writes back the desks of `changed` (each once).
+/// Writes back the desks of `changed` (each once), in one statement.
 async fn save_desks(
     store: &PgStore,
     conn: &mut sqlx::PgConnection,
-    desks: &std::collections::HashMap<UserId, Desk>,
+    desks: &HashMap<UserId, Desk>,
     changed: impl Iterator<Item = UserId>,
 ) -> Result<(), StoreError> {
-    let mut done = HashSet::new();
-    for id in changed {
-        if done.insert(id)
-            && let Some(desk) = desks.get(&id)
-        {
-            desk::save(store, conn, desk).await?;
-        }
-    }
-    Ok(())
+    let mut seen = HashSet::new();
+    let changed: Vec<&Desk> = changed
+        .filter(|id| seen.insert(*id))
+        .filter_map(|id| desks.get(&id))
+        .collect();
+    desk::save_many(store, conn, &changed).await
 }

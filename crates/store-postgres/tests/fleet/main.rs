@@ -7,7 +7,9 @@
 //! consistent snapshot all along; at the end every request must be matched, cancelled or expired
 //! and no store call may have failed.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod people;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,43 +17,39 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use dragoman_conformance::matching::fixtures::*;
-use dragoman_domain::matching::{
-    Matcher, MatchingConfig, OfferId, Rating, RequestId, SessionId, Stars,
-};
-use dragoman_domain::{InterpreterStatus, UserId};
-use dragoman_ports::matching::{CreateRequestOutcome, IdempotencyKey};
-use dragoman_ports::{MatchingStore, StoreError};
+use dragoman_domain::matching::{Matcher, MatchingConfig, OfferId};
+use dragoman_ports::StoreError;
 use uuid::Uuid;
 
 use common::{Clock, Fleet, Rng};
 
 /// What every task shares.
-struct World {
-    fleet: Fleet,
-    clock: Clock,
+pub(crate) struct World {
+    pub fleet: Fleet,
+    pub clock: Clock,
     /// Clients stop asking.
-    quiet: AtomicBool,
+    pub quiet: AtomicBool,
     /// Everything stops.
-    done: AtomicBool,
+    pub done: AtomicBool,
     errors: Mutex<Vec<String>>,
     offers_made: AtomicU64,
     claims_lost: AtomicU64,
 }
 
 impl World {
-    fn failed(&self, what: &str, e: impl std::fmt::Debug) {
+    pub fn failed(&self, what: &str, e: impl std::fmt::Debug) {
         self.errors
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(format!("{what}: {e:?}"));
     }
 
-    fn ok<T>(&self, what: &str, r: Result<T, StoreError>) -> Option<T> {
+    pub fn ok<T>(&self, what: &str, r: Result<T, StoreError>) -> Option<T> {
         r.map_err(|e| self.failed(what, e)).ok()
     }
 }
 
-fn pause(rng: &mut Rng, max_ms: u64) -> tokio::time::Sleep {
+pub(crate) fn pause(rng: &mut Rng, max_ms: u64) -> tokio::time::Sleep {
     tokio::time::sleep(Duration::from_millis(1 + rng.below(max_ms)))
 }
 
@@ -92,10 +90,10 @@ async fn fifty_clients_and_ten_interpreters_on_three_instances() {
         tasks.push(tokio::spawn(sweeper(world.clone(), n)));
     }
     for (n, &i) in interpreters.iter().enumerate() {
-        tasks.push(tokio::spawn(desk(world.clone(), n, i)));
+        tasks.push(tokio::spawn(people::desk(world.clone(), n, i)));
     }
     for (n, &c) in clients.iter().enumerate() {
-        tasks.push(tokio::spawn(asker(world.clone(), n, c)));
+        tasks.push(tokio::spawn(people::asker(world.clone(), n, c)));
     }
     let checker = tokio::spawn(checker(world.clone()));
 
@@ -201,124 +199,6 @@ async fn sweeper(world: Arc<World>, n: usize) {
         );
         pause(&mut rng, 20).await;
     }
-}
-
-/// One interpreter: answers offers (or not), ends sessions, leaves and comes back.
-async fn desk(world: Arc<World>, n: usize, me: UserId) {
-    let matching = world.fleet.matching(n);
-    let mut rng = Rng::new(300 + n as u64);
-    while !world.done.load(Ordering::SeqCst) {
-        let now = world.clock.now();
-        let Some(Some(presence)) = world.ok("presence", matching.presence(me).await) else {
-            continue;
-        };
-        match presence.presence.status {
-            InterpreterStatus::Reserved => {
-                let pending = world.ok("pending_offers", matching.pending_offers(me).await);
-                for offer in pending.unwrap_or_default() {
-                    let roll = rng.below(100);
-                    if roll < 60 {
-                        let id = SessionId(Uuid::now_v7());
-                        world.ok("accept", matching.accept_offer(offer.id, me, id, now).await);
-                    } else if roll < 75 {
-                        world.ok("decline", matching.decline_offer(offer.id, me, now).await);
-                    } else if roll < 80 {
-                        let to = InterpreterStatus::Offline;
-                        world.ok("set_status", matching.set_status(me, to, now).await);
-                    }
-                }
-            }
-            InterpreterStatus::Busy => {
-                let sessions = world.ok("sessions_of", matching.sessions_of(me, None, 1).await);
-                for s in sessions.unwrap_or_default() {
-                    if s.is_open() && now - s.started_at >= TimeDelta::seconds(20) {
-                        let by = if rng.chance(50) { me } else { s.client_id };
-                        world.ok("end_session", matching.end_session(s.id, by, now).await);
-                    }
-                }
-            }
-            InterpreterStatus::Away | InterpreterStatus::Offline
-                if world.quiet.load(Ordering::SeqCst) || rng.chance(30) =>
-            {
-                let to = InterpreterStatus::Available;
-                world.ok("set_status", matching.set_status(me, to, now).await);
-            }
-            InterpreterStatus::Available
-                if rng.chance(2) && !world.quiet.load(Ordering::SeqCst) =>
-            {
-                let to = InterpreterStatus::Away;
-                world.ok("set_status", matching.set_status(me, to, now).await);
-            }
-            _ => {}
-        }
-        pause(&mut rng, 15).await;
-    }
-}
-
-/// One client: asks (sometimes twice with the same key, sometimes for a language nobody
-/// speaks), sometimes cancels, rates ended sessions.
-async fn asker(world: Arc<World>, n: usize, me: UserId) {
-    let matching = world.fleet.matching(n);
-    let mut rng = Rng::new(400 + n as u64);
-    let mut open: Option<RequestId> = None;
-    let mut asked = 0;
-    while !world.done.load(Ordering::SeqCst) {
-        let now = world.clock.now();
-        if let Some(id) = open {
-            let Some(record) = world.ok("request", matching.request(id).await).flatten() else {
-                pause(&mut rng, 30).await;
-                continue;
-            };
-            if !record.request.status.is_open() {
-                open = None;
-                if let Some(session) = record.session_id {
-                    rate_later(&world, &*matching, &mut rng, session, me).await;
-                }
-            } else if rng.chance(1) {
-                world.ok("cancel", matching.cancel_request(id, me, now).await);
-            }
-        } else if !world.quiet.load(Ordering::SeqCst) && asked < 12 {
-            let code = ["es", "es", "fr", "de"][rng.below(4) as usize];
-            let request = new_request(me, code, world.clock.seconds());
-            let key = IdempotencyKey {
-                key: format!("k{asked}"),
-                not_before: now - TimeDelta::hours(24),
-            };
-            let expires = request.created_at + MAX_WAIT;
-            for _ in 0..1 + rng.below(2) {
-                match matching.create_request(&request, expires, Some(&key)).await {
-                    Ok(CreateRequestOutcome::Created) => open = Some(request.id),
-                    Ok(CreateRequestOutcome::Replayed { request_id, .. }) => {
-                        assert_eq!(request_id, request.id, "a replay names the first request");
-                    }
-                    Err(e) => world.failed("create_request", e),
-                }
-            }
-            asked += 1;
-        }
-        pause(&mut rng, 30).await;
-    }
-}
-
-async fn rate_later(
-    world: &World,
-    matching: &dyn MatchingStore,
-    rng: &mut Rng,
-    session: SessionId,
-    me: UserId,
-) {
-    if !rng.chance(50) {
-        return;
-    }
-    let stars = Stars::parse(1 + rng.below(5) as i64).expect("1 to 5 stars");
-    let Ok(rating) = Rating::new(stars, Some("thanks")) else {
-        return;
-    };
-    let now = world.clock.now();
-    world.ok(
-        "rate",
-        matching.rate_session(session, me, &rating, now).await,
-    );
 }
 
 /// Reads the invariants in a consistent snapshot until the end; returns how many checks ran.

@@ -7,18 +7,15 @@
 //! The counters of "today" belong to `stats_day` (a UTC day): read on another day they are zero,
 //! and the first change on a new day starts them again.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dragoman_domain::matching::{AwayReason, InterpreterSnapshot, Presence};
 use dragoman_domain::{InterpreterStatus, Profile, UserId};
 use dragoman_ports::StoreError;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
-use uuid::Uuid;
 
 use super::rows::get;
-use crate::{PgStore, corrupt, db_error, interpreters};
+use crate::{PgStore, corrupt, interpreters};
 
 /// `SELECT` of every column a desk needs (and any `extra` ones) from `interpreters`, then the
 /// given tail.
@@ -37,6 +34,10 @@ macro_rules! select_desk {
 }
 
 pub(crate) use select_desk;
+
+mod sql;
+
+pub(crate) use sql::{lock, lock_many, save, save_claim, save_many};
 
 /// One interpreter's matching state.
 #[derive(Debug, Clone)]
@@ -168,104 +169,3 @@ fn stored(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// Locks one interpreter's row; `None` if the user is not an interpreter.
-pub(crate) async fn lock(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    user: UserId,
-) -> Result<Option<Desk>, StoreError> {
-    store
-        .q(select_desk!("WHERE user_id = $1 FOR UPDATE"))
-        .bind(user.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?
-        .map(|r| Desk::from_row(&r))
-        .transpose()
-}
-
-/// Locks the rows of `users` in `user_id` order; unknown users are left out.
-pub(crate) async fn lock_many(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    users: &[UserId],
-) -> Result<HashMap<UserId, Desk>, StoreError> {
-    if users.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
-    store
-        .q(select_desk!(
-            "WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE"
-        ))
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| Desk::from_row(r).map(|d| (d.user_id, d)))
-        .collect()
-}
-
-/// Writes the desk back if its status is still the one read, and says whether it did. The row
-/// is locked by this transaction, so the condition only fails if something is badly wrong, or
-/// for [`save_claim`], where it repeats the claim's condition in SQL.
-async fn write(store: &PgStore, conn: &mut PgConnection, desk: &Desk) -> Result<bool, StoreError> {
-    let p = &desk.presence;
-    let (reason, missed) = match p.away_reason {
-        None => (None, None),
-        Some(AwayReason::MissedOffers { count }) => (Some("missed_offers"), Some(stored(count))),
-    };
-    let done = store
-        .q(
-            "UPDATE interpreters SET status = $2, status_since = $3, idle_since = $4,
-                missed_in_a_row = $5, away_reason = $6, away_missed_count = $7, stats_day = $8,
-                declines_today = $9, talk_time_today_ms = $10, last_offered_at = $11
-            WHERE user_id = $1 AND status = $12",
-        )
-        .bind(desk.user_id.0)
-        .bind(p.status.as_str())
-        .bind(p.since)
-        .bind(p.idle_since)
-        .bind(stored(p.missed_in_a_row))
-        .bind(reason)
-        .bind(missed)
-        .bind(desk.stats_day)
-        .bind(stored(desk.declines))
-        .bind(desk.talk_time_ms.max(0))
-        .bind(desk.last_offered_at)
-        .bind(desk.read_status.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Writes the desk back (its row must be locked by this transaction).
-pub(crate) async fn save(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    desk: &Desk,
-) -> Result<(), StoreError> {
-    if write(store, conn, desk).await? {
-        Ok(())
-    } else {
-        Err(corrupt(format!(
-            "interpreter {} changed status under this transaction's lock",
-            desk.user_id
-        )))
-    }
-}
-
-/// Writes back a desk that was `available` and is now `reserved`: false, writing nothing, if
-/// the row is not `available` (the claim is lost).
-pub(crate) async fn save_claim(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    desk: &Desk,
-) -> Result<bool, StoreError> {
-    if desk.read_status != InterpreterStatus::Available {
-        return Ok(false);
-    }
-    write(store, conn, desk).await
-}
