@@ -168,4 +168,3 @@ fn count(raw: i32) -> Result<u32, StoreError> {
 fn stored(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
-
