@@ -6,5 +6,6 @@
 //! temporary directory or database alive until the test ends. Writing the suite once is what makes
 //! the embedded and the networked implementations interchangeable rather than merely similar.
 
+pub mod bus;
 pub mod matching;
 pub mod store;

@@ -11,6 +11,7 @@ use chrono::TimeDelta;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
+use dragoman_http::ws::WsSettings;
 use dragoman_store_postgres::Pooler;
 use dragoman_telemetry::LogFormat;
 
@@ -194,6 +195,26 @@ pub struct Config {
     /// instance dies.
     #[arg(long, env = "LEASE_TTL_SECS", default_value_t = 5, global = true)]
     pub lease_ttl_secs: u64,
+    /// Seconds between the server's pings on each WebSocket.
+    #[arg(long, env = "WS_PING_SECS", default_value_t = 30, global = true)]
+    pub ws_ping_secs: u64,
+    /// Seconds of silence (pongs included) after which a WebSocket is closed; matched to the
+    /// load balancer's idle timeout.
+    #[arg(
+        long,
+        env = "WS_IDLE_TIMEOUT_SECS",
+        default_value_t = 120,
+        global = true
+    )]
+    pub ws_idle_timeout_secs: u64,
+    /// WebSockets one instance holds at most; beyond, the upgrade answers 503.
+    #[arg(
+        long,
+        env = "WS_MAX_CONNECTIONS",
+        default_value_t = 19_000,
+        global = true
+    )]
+    pub ws_max_connections: usize,
     /// Longest a graceful stop waits for requests in flight, seconds (under ECS's 30 s).
     #[arg(
         long,
@@ -276,6 +297,7 @@ pub struct Settings {
     pub log_level: String,
     pub http: HttpSettings,
     pub matching: MatchingConfig,
+    pub ws: WsSettings,
     pub match_tick: Duration,
     pub lease_ttl: Duration,
     pub shutdown_timeout: Duration,
@@ -300,6 +322,7 @@ impl Settings {
             log_level: "info".to_owned(),
             http: HttpSettings::default(),
             matching: MatchingConfig::default(),
+            ws: WsSettings::default(),
             match_tick: Duration::from_millis(500),
             lease_ttl: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(25),
@@ -440,6 +463,12 @@ impl Config {
         if self.match_tick_ms == 0 || self.match_tick_ms > 60_000 {
             return Err(error("MATCH_TICK_MS", "must be 1 to 60000"));
         }
+        if self.ws_ping_secs == 0 || self.ws_ping_secs >= self.ws_idle_timeout_secs {
+            return Err(error(
+                "WS_PING_SECS",
+                "must be at least 1 and shorter than WS_IDLE_TIMEOUT_SECS",
+            ));
+        }
         if self.lease_ttl_secs == 0 || self.lease_ttl_secs > 3600 {
             return Err(error("LEASE_TTL_SECS", "must be 1 to 3600"));
         }
@@ -473,6 +502,12 @@ impl Config {
                 ..HttpSettings::default()
             },
             matching,
+            ws: WsSettings {
+                ping_interval: Duration::from_secs(self.ws_ping_secs),
+                idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs),
+                max_connections: self.ws_max_connections,
+                ..WsSettings::default()
+            },
             match_tick: Duration::from_millis(self.match_tick_ms),
             lease_ttl: Duration::from_secs(self.lease_ttl_secs),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),

@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use dragoman_engine::{Engine, EngineSettings};
 use dragoman_http::auth::{Passwords, Tokens};
+use dragoman_http::ws::hub::Hub;
 use dragoman_http::{AppState, serve};
 use dragoman_inprocess::{InProcessBus, InProcessLimiter};
-use dragoman_ports::{Clock, MatchingStore, Store, SystemClock};
+use dragoman_ports::{Bus, Clock, MatchingStore, Store, SystemClock};
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -96,13 +97,15 @@ impl Application {
         let mut engine_settings = EngineSettings::new(settings.matching);
         engine_settings.tick = settings.match_tick;
         engine_settings.lease_ttl = chrono::TimeDelta::from_std(settings.lease_ttl)?;
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
         let engine = Arc::new(Engine::new(
             store.as_matching(),
             store.as_port(),
-            Arc::new(InProcessBus::new()),
+            bus.clone(),
             clock.clone(),
             engine_settings,
         ));
+        let hub = Arc::new(Hub::new());
         let state = AppState {
             engine: engine.clone(),
             store: store.as_port(),
@@ -112,6 +115,9 @@ impl Application {
             passwords: Passwords::new()?,
             metrics: dragoman_telemetry::install_metrics()?,
             settings: Arc::new(settings.http.clone()),
+            bus,
+            hub,
+            ws: settings.ws,
         };
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&address)
@@ -154,6 +160,8 @@ impl Application {
         };
         let (stop_matching, matching_stopped) = tokio::sync::watch::channel(false);
         let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
+        let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
+        let hub = self.state.hub.clone();
         tracing::info!(port = self.port(), "Dragoman listening");
         let server = serve(self.listener, dragoman_http::router(self.state), signal);
         tokio::pin!(server);
@@ -161,14 +169,20 @@ impl Application {
             result = &mut server => { result?; true }
             _ = async {
                 let _ = stopping_rx.await;
-                tracing::info!(timeoutSecs = self.shutdown_timeout.as_secs(), "Draining requests in flight");
-                tokio::time::sleep(self.shutdown_timeout).await;
+                tracing::info!(timeoutSecs = self.shutdown_timeout.as_secs(), websockets = hub.len(), "Draining");
+                let started = tokio::time::Instant::now();
+                let left = hub.drain(self.shutdown_timeout).await;
+                if left > 0 {
+                    tracing::warn!(websockets = left, "WebSockets still open at the drain timeout");
+                }
+                tokio::time::sleep(self.shutdown_timeout.saturating_sub(started.elapsed())).await;
             } => false,
         };
         if !drained {
             tracing::warn!("Drain timeout reached; closing remaining connections");
         }
         let _ = stop_matching.send(true);
+        relay.abort();
         if let Err(e) = runner.await {
             tracing::error!(error = %e, "the matching runner failed");
         }

@@ -10,6 +10,7 @@ mod observe;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
+        .route("/v1/ws", get(ws::upgrade))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

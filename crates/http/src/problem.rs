@@ -61,6 +61,8 @@ pub enum ApiError {
     RateLimited { retry_after: Duration },
     /// 503: a dependency is down; the client may retry.
     Unavailable(anyhow::Error),
+    /// 503: this instance is full or stopping; another may serve the client.
+    Busy(&'static str),
     /// 500: our fault. Logged, never shown.
     Internal(anyhow::Error),
 }
@@ -159,6 +161,12 @@ impl ApiError {
                 "Service unavailable",
                 "a dependency of the service is not answering; try again shortly".to_owned(),
             ),
+            Busy(d) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Service busy",
+                (*d).to_owned(),
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -206,6 +214,9 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs(retry_after)),
                 );
+            }
+            ApiError::Busy(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::Unauthenticated(_) => {
                 headers.insert(

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dragoman_engine::Engine;
-use dragoman_ports::{AttemptLimiter, Clock, Store};
+use dragoman_ports::{AttemptLimiter, Bus, Clock, Store};
 use dragoman_telemetry::PrometheusHandle;
 
 use crate::auth::{Passwords, Tokens};
+use crate::ws::WsSettings;
+use crate::ws::hub::Hub;
 
 /// Settings of the delivery layer, from the configuration.
 #[derive(Debug, Clone)]
@@ -48,4 +50,9 @@ pub struct AppState {
     pub passwords: Passwords,
     pub metrics: PrometheusHandle,
     pub settings: Arc<HttpSettings>,
+    /// The events relayed to WebSockets (the engine publishes on the same bus).
+    pub bus: Arc<dyn Bus>,
+    /// This instance's WebSocket connections.
+    pub hub: Arc<Hub>,
+    pub ws: WsSettings,
 }

@@ -10,7 +10,7 @@ pub mod limiter;
 pub mod matching;
 pub mod store;
 
-pub use bus::{Audience, Bus, Event};
+pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;

@@ -1,0 +1,246 @@
+//! One WebSocket connection: relays the user's events, answers resume and subscribe, pings,
+//! closes the idle, the flooding and the too slow.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use dragoman_domain::UserId;
+use dragoman_ports::{Bus, Clock, Delivered};
+use tokio::sync::mpsc;
+
+use super::WsSettings;
+use super::hub::{Handle, Hub};
+use super::protocol::{ClientMessage, Throttle, Topic, error_frame, frame, parse};
+
+/// Everything a connection needs, moved into its task.
+pub struct Connection {
+    pub socket: WebSocket,
+    pub user: UserId,
+    pub hub: Arc<Hub>,
+    pub bus: Arc<dyn Bus>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: WsSettings,
+}
+
+/// The ids sent on this connection, so a resume never sends one twice; only the most recent are
+/// kept (a user's log holds at most a thousand events), so memory stays bounded.
+#[derive(Default)]
+struct SentIds(BTreeSet<u64>);
+
+impl SentIds {
+    /// True if `id` was not sent yet (and is now recorded).
+    fn insert(&mut self, id: u64) -> bool {
+        let new = self.0.insert(id);
+        if self.0.len() > 2048 {
+            self.0.pop_first();
+        }
+        new
+    }
+}
+
+/// Why the server closes; the reason is sent in the close frame.
+struct Close(u16, &'static str);
+
+impl Connection {
+    pub async fn run(self) {
+        let (outbox, inbox) = mpsc::channel(self.settings.outbox_capacity);
+        let handle = self.hub.register(self.user, outbox);
+        metrics::counter!("dragoman_websocket_connections_opened_total").increment(1);
+        let user = self.user;
+        let hub = self.hub.clone();
+        let close = self.serve(&handle, inbox).await;
+        hub.unregister(user, handle.id);
+        if let Some(Close(code, reason)) = close {
+            tracing::debug!(userId = %user, code, reason, "WebSocket closed by the server");
+        }
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), Close> {
+        match tokio::time::timeout(
+            self.settings.send_timeout,
+            self.socket.send(Message::Text(text.into())),
+        )
+        .await
+        {
+            Ok(Ok(())) => {
+                metrics::counter!("dragoman_websocket_messages_sent_total").increment(1);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Close(close_code::ABNORMAL, "gone")),
+            Err(_) => Err(Close(close_code::POLICY, "too slow: reconnect and resume")),
+        }
+    }
+
+    /// Sends the close frame, then reads (and drops) what the client still sends until its own
+    /// close frame or a second has passed: closing the socket with unread data would reset the
+    /// connection and the client might never see why it was closed.
+    async fn close(&mut self, Close(code, reason): &Close) {
+        let frame = CloseFrame {
+            code: *code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let socket = &mut self.socket;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async move {
+            if socket.send(Message::Close(Some(frame))).await.is_err() {
+                return;
+            }
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    async fn serve(
+        mut self,
+        handle: &Handle,
+        mut inbox: mpsc::Receiver<Arc<Delivered>>,
+    ) -> Option<Close> {
+        let mut draining = self.hub.draining();
+        let mut ping = tokio::time::interval(self.settings.ping_interval);
+        ping.tick().await;
+        let mut last_heard = Instant::now();
+        let mut throttle = Throttle::new(
+            self.settings.messages_per_second,
+            self.settings.message_burst,
+        );
+        // Ids already sent on this connection, so a resume never sends one twice.
+        let mut sent = SentIds::default();
+        let outcome = loop {
+            let step = tokio::select! {
+                incoming = self.socket.recv() => match incoming {
+                    None | Some(Ok(Message::Close(_))) => break None,
+                    Some(Err(e)) => {
+                        let text = e.to_string();
+                        if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too long") {
+                            Err(Close(close_code::SIZE, "message too big"))
+                        } else {
+                            break None;
+                        }
+                    }
+                    Some(Ok(message)) => {
+                        last_heard = Instant::now();
+                        self.on_message(message, handle, &mut throttle, &mut sent).await
+                    }
+                },
+                Some(delivered) = inbox.recv() => {
+                    if let Some(id) = delivered.id
+                        && !sent.insert(id)
+                    {
+                        continue;
+                    }
+                    self.send(frame(&delivered)).await
+                }
+                _ = handle.wake.notified() => {
+                    if handle.too_slow.load(Ordering::Relaxed) {
+                        Err(Close(close_code::POLICY, "too slow: reconnect and resume"))
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() >= self.settings.idle_timeout {
+                        Err(Close(close_code::AWAY, "idle"))
+                    } else {
+                        match tokio::time::timeout(self.settings.send_timeout, self.socket.send(Message::Ping(Default::default()))).await {
+                            Ok(Ok(())) => Ok(()),
+                            _ => Err(Close(close_code::ABNORMAL, "gone")),
+                        }
+                    }
+                }
+                _ = draining.changed() => Err(Close(close_code::RESTART, "reconnect")),
+            };
+            if let Err(close) = step {
+                break Some(close);
+            }
+        };
+        if let Some(close) = &outcome {
+            self.close(close).await;
+        }
+        outcome
+    }
+
+    async fn on_message(
+        &mut self,
+        message: Message,
+        handle: &Handle,
+        throttle: &mut Throttle,
+        sent: &mut SentIds,
+    ) -> Result<(), Close> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return self
+                    .send(error_frame(
+                        "malformed",
+                        "send JSON text frames",
+                        self.clock.now(),
+                    ))
+                    .await;
+            }
+            // Pings are answered by the library; pongs only count as activity.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
+        };
+        if !throttle.allow() {
+            if throttle.refused_in_a_row > self.settings.message_burst as u32 {
+                return Err(Close(close_code::POLICY, "too many messages"));
+            }
+            return self
+                .send(error_frame(
+                    "rate_limited",
+                    "too many messages; slow down",
+                    self.clock.now(),
+                ))
+                .await;
+        }
+        match parse(text.as_str()) {
+            Err(refusal) => {
+                self.send(error_frame(refusal.code, &refusal.detail, self.clock.now()))
+                    .await
+            }
+            Ok(ClientMessage::Subscribe {
+                topic: Topic::Availability,
+            }) => {
+                handle.availability.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(ClientMessage::Resume { after }) => {
+                let replay = match self.bus.replay(self.user, after).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read an event log");
+                        return self
+                            .send(error_frame(
+                                "unavailable",
+                                "events cannot be replayed right now; try again",
+                                self.clock.now(),
+                            ))
+                            .await;
+                    }
+                };
+                if after > replay.latest {
+                    let detail = format!(
+                        "no event {after} exists yet; the latest is {}",
+                        replay.latest
+                    );
+                    return self
+                        .send(error_frame("resume_from_future", &detail, self.clock.now()))
+                        .await;
+                }
+                for delivered in replay.events {
+                    if let Some(id) = delivered.id
+                        && sent.insert(id)
+                    {
+                        self.send(frame(&delivered)).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}

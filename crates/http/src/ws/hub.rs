@@ -1,0 +1,199 @@
+//! The instance's WebSocket hub: which connections it holds, the relay from the bus to them,
+//! and the drain at shutdown.
+//!
+//! One relay task per instance reads the bus and hands each event to the connections of its
+//! user (or of its topic) through bounded queues. A connection whose queue is full is told to
+//! close ("too slow"): memory stays bounded whatever a client does, and the app recovers what it
+//! missed with `resume` on reconnecting.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use dragoman_domain::UserId;
+use dragoman_ports::{Audience, Bus, Delivered};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+
+/// What the hub keeps of one connection.
+#[derive(Debug)]
+pub struct Handle {
+    pub id: u64,
+    pub outbox: mpsc::Sender<Arc<Delivered>>,
+    /// Set once the connection subscribed to availability updates.
+    pub availability: AtomicBool,
+    /// Set by the relay when the outbox overflowed; the connection closes itself.
+    pub too_slow: AtomicBool,
+    pub wake: Notify,
+}
+
+/// The connections of this instance.
+#[derive(Debug)]
+pub struct Hub {
+    /// A std mutex: the relay and the connections hold it only to look up or edit the map.
+    connections: Mutex<HashMap<UserId, Vec<Arc<Handle>>>>,
+    count: AtomicUsize,
+    next_id: AtomicU64,
+    /// Turns true at shutdown: every connection closes with "reconnect".
+    draining: watch::Sender<bool>,
+    /// Rung whenever a connection ends, so the drain can wait for the last one.
+    ended: Notify,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self {
+            connections: Mutex::new(HashMap::new()),
+            count: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            draining: watch::channel(false).0,
+            ended: Notify::new(),
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<Arc<Handle>>>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Open connections.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reserves a place for a new connection, unless `cap` are open or the hub is draining.
+    pub fn admit(&self, cap: usize) -> bool {
+        if *self.draining.borrow() {
+            return false;
+        }
+        let admitted = self
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok();
+        if admitted {
+            metrics::gauge!("dragoman_websocket_connections").increment(1.0);
+        }
+        admitted
+    }
+
+    /// Gives back a place reserved by [`Hub::admit`] whose upgrade never happened.
+    pub fn release(&self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!("dragoman_websocket_connections").decrement(1.0);
+        self.ended.notify_waiters();
+    }
+
+    /// Registers an admitted connection of `user`.
+    pub fn register(&self, user: UserId, outbox: mpsc::Sender<Arc<Delivered>>) -> Arc<Handle> {
+        let handle = Arc::new(Handle {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            outbox,
+            availability: AtomicBool::new(false),
+            too_slow: AtomicBool::new(false),
+            wake: Notify::new(),
+        });
+        self.map().entry(user).or_default().push(handle.clone());
+        handle
+    }
+
+    /// Forgets a connection and gives back its place.
+    pub fn unregister(&self, user: UserId, id: u64) {
+        let mut map = self.map();
+        if let Some(list) = map.get_mut(&user) {
+            list.retain(|h| h.id != id);
+            if list.is_empty() {
+                map.remove(&user);
+            }
+        }
+        drop(map);
+        self.release();
+    }
+
+    /// Whether the user has a connection on this instance.
+    pub fn holds(&self, user: UserId) -> bool {
+        self.map().contains_key(&user)
+    }
+
+    /// The users with a connection on this instance.
+    pub fn users(&self) -> Vec<UserId> {
+        self.map().keys().copied().collect()
+    }
+
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    /// Tells every connection to close with "reconnect", refuses new ones, and waits until the
+    /// last one has ended or `timeout` has passed. Returns the connections still open.
+    pub async fn drain(&self, timeout: std::time::Duration) -> usize {
+        let _ = self.draining.send(true);
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.is_empty() {
+            let ended = self.ended.notified();
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                break;
+            }
+        }
+        self.len()
+    }
+
+    fn offer(handle: &Handle, delivered: &Arc<Delivered>) {
+        if handle.too_slow.load(Ordering::Relaxed) {
+            return;
+        }
+        if handle.outbox.try_send(delivered.clone()).is_err() {
+            handle.too_slow.store(true, Ordering::Relaxed);
+            handle.wake.notify_one();
+        }
+    }
+
+    /// Relays the bus to this instance's connections until the bus closes.
+    pub async fn relay(self: Arc<Self>, bus: Arc<dyn Bus>) {
+        let mut events = bus.subscribe();
+        loop {
+            match events.recv().await {
+                Ok(delivered) => {
+                    let map = self.map();
+                    match &delivered.event.audience {
+                        Audience::User(user) => {
+                            for handle in map.get(user).into_iter().flatten() {
+                                Self::offer(handle, &delivered);
+                            }
+                        }
+                        Audience::Topic(topic) if topic == "availability" => {
+                            for handle in map.values().flatten() {
+                                if handle.availability.load(Ordering::Relaxed) {
+                                    Self::offer(handle, &delivered);
+                                }
+                            }
+                        }
+                        Audience::Topic(_) => {}
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    // Events were lost for everyone on this instance: close every connection so
+                    // each app resumes from its last id and misses nothing.
+                    tracing::warn!(
+                        missed,
+                        "The WebSocket relay fell behind the bus; asking every connection to resume"
+                    );
+                    for handle in self.map().values().flatten() {
+                        handle.too_slow.store(true, Ordering::Relaxed);
+                        handle.wake.notify_one();
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}

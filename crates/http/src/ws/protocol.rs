@@ -1,0 +1,180 @@
+//! The WebSocket protocol of API.md: the frames the server sends and the messages it accepts.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use dragoman_ports::Delivered;
+
+/// A server frame: `{"id", "type", "at", "data"}`.
+pub fn frame(delivered: &Delivered) -> String {
+    json!({
+        "id": delivered.id,
+        "type": delivered.event.kind,
+        "at": delivered.event.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "data": delivered.event.data,
+    })
+    .to_string()
+}
+
+/// An `error` frame, to this connection only (`"id": null`, never replayed).
+pub fn error_frame(code: &str, detail: &str, at: DateTime<Utc>) -> String {
+    json!({
+        "id": null,
+        "type": "error",
+        "at": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "data": {"code": code, "detail": detail},
+    })
+    .to_string()
+}
+
+/// A message from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// Replay the caller's events after this id, then carry on live.
+    Resume {
+        after: u64,
+    },
+    Subscribe {
+        topic: Topic,
+    },
+}
+
+/// The topics a connection may subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    Availability,
+}
+
+/// Why a client message was refused; the connection stays open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        detail: detail.into(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    after: Option<Value>,
+    topic: Option<Value>,
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str) -> Result<ClientMessage, Refusal> {
+    let raw: Raw = serde_json::from_str(text).map_err(|_| {
+        refuse(
+            "malformed",
+            "send a JSON object such as {\"type\":\"resume\",\"after\":0}",
+        )
+    })?;
+    match raw.kind.as_ref().and_then(Value::as_str) {
+        Some("resume") => {
+            let after = raw.after.as_ref().and_then(Value::as_u64).ok_or_else(|| {
+                refuse(
+                    "invalid",
+                    "resume needs \"after\": a non-negative integer id",
+                )
+            })?;
+            Ok(ClientMessage::Resume { after })
+        }
+        Some("subscribe") => match raw.topic.as_ref().and_then(Value::as_str) {
+            Some("availability") => Ok(ClientMessage::Subscribe {
+                topic: Topic::Availability,
+            }),
+            _ => Err(refuse("invalid", "the only topic is \"availability\"")),
+        },
+        Some(_) => Err(refuse(
+            "unknown_type",
+            "known types are resume and subscribe",
+        )),
+        None => Err(refuse("malformed", "a message needs a \"type\"")),
+    }
+}
+
+/// A token bucket for one connection's messages: `rate` a second, bursts of `burst`.
+#[derive(Debug)]
+pub struct Throttle {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: std::time::Instant,
+    /// Messages refused in a row; past a limit the connection is closed.
+    pub refused_in_a_row: u32,
+}
+
+impl Throttle {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            tokens: burst,
+            rate,
+            burst,
+            last: std::time::Instant::now(),
+            refused_in_a_row: 0,
+        }
+    }
+
+    /// Whether one more message may be handled now.
+    pub fn allow(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.refused_in_a_row = 0;
+            true
+        } else {
+            self.refused_in_a_row += 1;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_parse_or_are_refused_with_a_reason() {
+        assert_eq!(
+            parse(r#"{"type":"resume","after":7}"#),
+            Ok(ClientMessage::Resume { after: 7 })
+        );
+        assert_eq!(
+            parse(r#"{"type":"subscribe","topic":"availability"}"#),
+            Ok(ClientMessage::Subscribe {
+                topic: Topic::Availability
+            })
+        );
+        for (text, code) in [
+            ("not json", "malformed"),
+            ("[1,2]", "malformed"),
+            ("{}", "malformed"),
+            (r#"{"type":"resume"}"#, "invalid"),
+            (r#"{"type":"resume","after":-1}"#, "invalid"),
+            (r#"{"type":"resume","after":"3"}"#, "invalid"),
+            (r#"{"type":"subscribe","topic":"secrets"}"#, "invalid"),
+            (r#"{"type":"launch"}"#, "unknown_type"),
+            (r#"{"type":5}"#, "malformed"),
+        ] {
+            assert_eq!(parse(text).map_err(|r| r.code), Err(code), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_throttle_allows_bursts_then_refuses() {
+        let mut t = Throttle::new(1.0, 3.0);
+        assert!(t.allow() && t.allow() && t.allow());
+        assert!(!t.allow());
+        assert_eq!(t.refused_in_a_row, 1);
+    }
+}
