@@ -7,5 +7,6 @@
 //! the embedded and the networked implementations interchangeable rather than merely similar.
 
 pub mod bus;
+pub mod limiter;
 pub mod matching;
 pub mod store;

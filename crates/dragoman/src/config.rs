@@ -121,6 +121,9 @@ pub struct Config {
     /// `redis://...`; required to run more than one instance.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Put before every Redis key and channel (to share one Redis between deployments).
+    #[arg(long, env = "REDIS_PREFIX", default_value = "", global = true)]
+    pub redis_prefix: String,
     /// The bucket for uploads; unset: local files under DATA_DIR.
     #[arg(long, env = "S3_BUCKET", global = true)]
     pub s3_bucket: Option<String>,
@@ -265,6 +268,23 @@ pub enum Database {
     },
 }
 
+/// Where a fleet's instances meet.
+#[derive(Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Put before every key and channel name (empty: the seed's names as they are).
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("RedisSettings")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The JWT signing secret.
 #[derive(Clone)]
 pub enum JwtSecret {
@@ -291,6 +311,8 @@ pub struct Settings {
     pub migrate: bool,
     pub data_dir: PathBuf,
     pub jwt_secret: JwtSecret,
+    /// Unset: the in-process bus and limiter of a single instance.
+    pub redis: Option<RedisSettings>,
     pub service_name: String,
     pub public_url: String,
     pub log_format: LogFormat,
@@ -316,6 +338,7 @@ impl Settings {
             migrate: false,
             data_dir: data_dir.to_owned(),
             jwt_secret: JwtSecret::File(data_dir.join("jwt-secret")),
+            redis: None,
             service_name: "dragoman".to_owned(),
             public_url: format!("http://localhost:{port}"),
             log_format: LogFormat::Json,
@@ -394,15 +417,16 @@ impl Config {
             None => JwtSecret::File(self.data_dir.join("jwt-secret")),
         };
 
-        if let Some(url) = self.redis_url.as_deref() {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(error("REDIS_URL", "must start with redis:// or rediss://"));
+        let redis = match self.redis_url.as_deref() {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Some(RedisSettings {
+                    url: url.to_owned(),
+                    prefix: self.redis_prefix.clone(),
+                })
             }
-            return Err(error(
-                "REDIS_URL",
-                "this build serves one instance on its in-process cache, bus and queue; the Redis backend that a fleet needs is not part of it yet, so unset REDIS_URL",
-            ));
-        }
+            Some(_) => return Err(error("REDIS_URL", "must start with redis:// or rediss://")),
+            None => None,
+        };
         if self.s3_bucket.is_some() || self.s3_endpoint.is_some() {
             return Err(error(
                 "S3_BUCKET",
@@ -486,6 +510,7 @@ impl Config {
             migrate: self.migrate,
             data_dir: self.data_dir.clone(),
             jwt_secret,
+            redis,
             service_name: self.service_name.clone(),
             public_url,
             log_format: match self.log_format {

@@ -10,7 +10,8 @@ use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::ws::hub::Hub;
 use dragoman_http::{AppState, serve};
 use dragoman_inprocess::{InProcessBus, InProcessLimiter};
-use dragoman_ports::{Bus, Clock, MatchingStore, Store, SystemClock};
+use dragoman_ports::{AttemptLimiter, Bus, Clock, MatchingStore, Store, SystemClock};
+use dragoman_redis::{RedisBus, RedisLimiter};
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -97,7 +98,17 @@ impl Application {
         let mut engine_settings = EngineSettings::new(settings.matching);
         engine_settings.tick = settings.match_tick;
         engine_settings.lease_ttl = chrono::TimeDelta::from_std(settings.lease_ttl)?;
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+        let (bus, limiter): (Arc<dyn Bus>, Arc<dyn AttemptLimiter>) = match &settings.redis {
+            Some(redis) => {
+                let (client, manager) = dragoman_redis::connect(&redis.url).await?;
+                let bus = RedisBus::start(client, manager.clone(), &redis.prefix).await?;
+                (bus, Arc::new(RedisLimiter::new(manager, &redis.prefix)))
+            }
+            None => (
+                Arc::new(InProcessBus::new()),
+                Arc::new(InProcessLimiter::new()),
+            ),
+        };
         let engine = Arc::new(Engine::new(
             store.as_matching(),
             store.as_port(),
@@ -109,7 +120,7 @@ impl Application {
         let state = AppState {
             engine: engine.clone(),
             store: store.as_port(),
-            limiter: Arc::new(InProcessLimiter::new()),
+            limiter,
             clock,
             tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
             passwords: Passwords::new()?,

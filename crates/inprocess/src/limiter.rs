@@ -88,21 +88,12 @@ impl AttemptLimiter for InProcessLimiter {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    #[tokio::test]
-    async fn blocks_after_the_limit_until_the_window_ends() -> anyhow::Result<()> {
-        let limiter = InProcessLimiter::new();
-        let window = Duration::from_millis(200);
-        for _ in 0..3 {
-            assert_eq!(limiter.blocked_for("k", 3).await?, None);
-            limiter.record_failure("k", window).await?;
-        }
-        let wait = limiter.blocked_for("k", 3).await?.expect("blocked");
-        assert!(wait <= window);
-        assert_eq!(limiter.blocked_for("other", 3).await?, None);
-        limiter.reset("k").await?;
-        assert_eq!(limiter.blocked_for("k", 3).await?, None);
-        Ok(())
-    }
+    use dragoman_ports::AttemptLimiter;
+
+    dragoman_conformance::limiter_suite!((
+        Arc::new(super::InProcessLimiter::new()) as Arc<dyn AttemptLimiter>,
+        ()
+    ));
 }

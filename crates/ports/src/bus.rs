@@ -66,4 +66,9 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
 
     /// The user's retained events with an id greater than `after`.
     async fn replay(&self, user: UserId, after: u64) -> anyhow::Result<Replay>;
+
+    /// Answers when the bus's backend answers (the readiness check). In-process: always.
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }

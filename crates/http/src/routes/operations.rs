@@ -31,7 +31,7 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DependencyState {
     pub name: &'static str,
     /// `up` or `down`.
@@ -52,38 +52,38 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let store =
-        match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
-            Ok(Ok(())) => DependencyState {
-                name: "database",
-                status: "up",
-                error: None,
-            },
-            Ok(Err(e)) => DependencyState {
-                name: "database",
-                status: "down",
-                error: Some(format!("{e:#}")),
-            },
-            Err(_) => DependencyState {
-                name: "database",
-                status: "down",
-                error: Some("no answer within 2 s".to_owned()),
-            },
+    let timeout = std::time::Duration::from_secs(2);
+    let state_of =
+        |name: &'static str, result: Result<anyhow::Result<()>, tokio::time::error::Elapsed>| {
+            match result {
+                Ok(Ok(())) => DependencyState {
+                    name,
+                    status: "up",
+                    error: None,
+                },
+                Ok(Err(e)) => DependencyState {
+                    name,
+                    status: "down",
+                    error: Some(format!("{e:#}")),
+                },
+                Err(_) => DependencyState {
+                    name,
+                    status: "down",
+                    error: Some("no answer within 2 s".to_owned()),
+                },
+            }
         };
-    let dependencies = vec![
-        store,
-        // The in-process cache and bus live in this process: they are up if it is.
-        DependencyState {
-            name: "cache",
-            status: "up",
-            error: None,
-        },
-        DependencyState {
-            name: "bus",
-            status: "up",
-            error: None,
-        },
-    ];
+    let store = tokio::time::timeout(timeout, async {
+        state.store.ping().await.map_err(anyhow::Error::from)
+    })
+    .await;
+    // The bus, the event logs and the limiter share one backend: in-process, or one Redis.
+    let bus = state_of("bus", tokio::time::timeout(timeout, state.bus.ping()).await);
+    let cache = DependencyState {
+        name: "cache",
+        ..bus.clone()
+    };
+    let dependencies = vec![state_of("database", store), cache, bus];
     let all_up = dependencies.iter().all(|d| d.status == "up");
     let code = if all_up {
         StatusCode::OK

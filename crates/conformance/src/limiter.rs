@@ -1,0 +1,85 @@
+//! The attempt limiter suite.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dragoman_ports::AttemptLimiter;
+
+/// Expands the limiter suite into tests; `$factory` yields `(Arc<dyn AttemptLimiter>, guard)`.
+#[macro_export]
+macro_rules! limiter_suite {
+    ($factory:expr) => {
+        $crate::limiter_suite!(@cases $factory;
+            blocks_at_the_limit_and_says_for_how_long,
+            keys_are_independent_and_reset_forgets,
+            a_closed_window_starts_afresh,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (limiter, _guard) = $factory;
+                $crate::limiter::$case(limiter).await;
+            }
+        )+
+    };
+}
+
+fn key(name: &str) -> String {
+    format!("{name}:{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn blocks_at_the_limit_and_says_for_how_long(limiter: Arc<dyn AttemptLimiter>) {
+    let k = key("account");
+    let window = Duration::from_secs(60);
+    for _ in 0..3 {
+        assert_eq!(limiter.blocked_for(&k, 3).await.expect("read"), None);
+        limiter.record_failure(&k, window).await.expect("recorded");
+    }
+    let wait = limiter
+        .blocked_for(&k, 3)
+        .await
+        .expect("read")
+        .expect("blocked at the limit");
+    assert!(wait <= window && wait > Duration::from_secs(50), "{wait:?}");
+    assert_eq!(
+        limiter.blocked_for(&k, 4).await.expect("read"),
+        None,
+        "a higher limit is not reached"
+    );
+}
+
+pub async fn keys_are_independent_and_reset_forgets(limiter: Arc<dyn AttemptLimiter>) {
+    let (a, b) = (key("a"), key("b"));
+    limiter
+        .record_failure(&a, Duration::from_secs(60))
+        .await
+        .expect("recorded");
+    assert!(limiter.blocked_for(&a, 1).await.expect("read").is_some());
+    assert!(limiter.blocked_for(&b, 1).await.expect("read").is_none());
+    limiter.reset(&a).await.expect("reset");
+    assert!(limiter.blocked_for(&a, 1).await.expect("read").is_none());
+    limiter
+        .reset(&b)
+        .await
+        .expect("resetting an unknown key is fine");
+}
+
+pub async fn a_closed_window_starts_afresh(limiter: Arc<dyn AttemptLimiter>) {
+    let k = key("window");
+    let window = Duration::from_millis(300);
+    limiter.record_failure(&k, window).await.expect("recorded");
+    limiter.record_failure(&k, window).await.expect("recorded");
+    assert!(limiter.blocked_for(&k, 2).await.expect("read").is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        limiter.blocked_for(&k, 2).await.expect("read").is_none(),
+        "the window closed"
+    );
+    limiter.record_failure(&k, window).await.expect("recorded");
+    assert!(
+        limiter.blocked_for(&k, 2).await.expect("read").is_none(),
+        "one failure in the new window"
+    );
+}

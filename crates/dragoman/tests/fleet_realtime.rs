@@ -1,0 +1,162 @@
+//! Two instances sharing PostgreSQL (through PgBouncer) and Redis: events cross instances,
+//! resume works from either, and login limits hold across them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Account, Backend, TestApp, expect_problem, settings, spawn_with};
+use dragoman::config::{JwtSecret, RedisSettings};
+use dragoman_store_postgres::testing::TestDatabase;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn pair() -> (TestApp, TestApp, TestDatabase) {
+    let db = TestDatabase::create().await.expect("a database");
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        let (mut s, dir, own) = settings(Backend::PgBouncer).await;
+        drop(own);
+        s.database = dragoman::config::Database::Postgres {
+            url: db.pgbouncer_url(),
+            migration_url: db.direct_url(),
+            pooler: dragoman_store_postgres::Pooler::Transaction,
+            max_connections: 4,
+        };
+        s.jwt_secret = JwtSecret::Given(b"one secret for the whole fleet, 32 bytes+".to_vec());
+        s.redis = Some(RedisSettings {
+            url: std::env::var("DRAGOMAN_TEST_REDIS")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+            prefix: prefix.clone(),
+        });
+        s.match_tick = Duration::from_millis(100);
+        s.http.login_failures_per_account = 3;
+        apps.push(spawn_with(s, dir, None).await);
+    }
+    let b = apps.pop().expect("b");
+    let a = apps.pop().expect("a");
+    (a, b, db)
+}
+
+async fn connect(app: &TestApp, account: &Account) -> Socket {
+    let mut request = format!("{}/v1/ws", app.base.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", account.access)
+            .parse()
+            .expect("header"),
+    );
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded")
+        .0
+}
+
+async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("open")
+            .expect("valid");
+        if let Message::Text(text) = message {
+            let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_cross_instances_and_resume_anywhere() {
+    let (a, b, _db) = pair().await;
+    let ready: Value = a.get("/ready").await.json().await.expect("JSON");
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let interpreter = a.interpreter_speaking(&["es"]).await;
+    let client = b.signup("client").await;
+    let mut on_a = connect(&a, &interpreter).await;
+    let mut on_b = connect(&b, &client).await;
+
+    b.post_as(&client.access, "/v1/requests", &json!({"language": "es"}))
+        .await;
+    let offer = next_of(&mut on_a, "offer.created").await;
+    let accepted = a
+        .post_empty_as(
+            &interpreter.access,
+            &format!(
+                "/v1/offers/{}/accept",
+                offer["data"]["id"].as_str().expect("id")
+            ),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let matched = next_of(&mut on_b, "request.matched").await;
+    assert_eq!(
+        matched["data"]["interpreter"]["id"],
+        interpreter.id.as_str()
+    );
+
+    // The interpreter reconnects to the other instance and resumes from the start: every event
+    // it had on A, with the same ids.
+    let mut seen_on_a = vec![offer["id"].as_u64().expect("id")];
+    while let Ok(Some(Ok(Message::Text(text)))) =
+        tokio::time::timeout(Duration::from_millis(300), on_a.next()).await
+    {
+        let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
+        if let Some(id) = v["id"].as_u64() {
+            seen_on_a.push(id);
+        }
+    }
+    drop(on_a);
+    let mut on_b2 = connect(&b, &interpreter).await;
+    futures::SinkExt::send(
+        &mut on_b2,
+        Message::text(json!({"type": "resume", "after": 0}).to_string()),
+    )
+    .await
+    .expect("sent");
+    let mut replayed = Vec::new();
+    while let Ok(Some(Ok(Message::Text(text)))) =
+        tokio::time::timeout(Duration::from_millis(500), on_b2.next()).await
+    {
+        let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
+        if let Some(id) = v["id"].as_u64() {
+            replayed.push(id);
+        }
+    }
+    for id in &seen_on_a {
+        assert!(
+            replayed.contains(id),
+            "event {id} seen on A is missing from the replay on B: {replayed:?}"
+        );
+    }
+    let mut sorted = replayed.clone();
+    sorted.sort_unstable();
+    assert_eq!(replayed, sorted, "replayed in order");
+    assert_eq!(replayed.first(), Some(&1));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_limits_hold_across_instances() {
+    let (a, b, _db) = pair().await;
+    let account = a.signup("client").await;
+    let wrong = json!({"email": account.email, "password": "not the password"});
+    for app in [&a, &b, &a] {
+        expect_problem(app.post("/v1/auth/login", &wrong).await, 401).await;
+    }
+    let right = json!({"email": account.email, "password": account.password});
+    expect_problem(b.post("/v1/auth/login", &right).await, 429).await;
+    a.stop().await;
+    b.stop().await;
+}

@@ -1,0 +1,275 @@
+//! The bus on Redis: pub/sub between instances and a stream per user for resume.
+//!
+//! Publishing a user event is one script: the user's counter gives the id, the event joins the
+//! user's stream (entry id `<id>-0`, about the last thousand kept, the stream expiring when idle
+//! for twice the retention) and is published, so ids, log and delivery agree whichever instance
+//! publishes. Publishing never blocks the engine: events queue (bounded) for a publisher task.
+//! One subscriber task per instance reads both channels and feeds the local broadcast that the
+//! WebSocket hub relays.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dragoman_domain::UserId;
+use dragoman_ports::bus::RETENTION;
+use dragoman_ports::{Audience, Bus, Delivered, Event, Replay};
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+/// Events waiting for the publisher before new ones are dropped (and logged): bounded memory
+/// while Redis is unreachable.
+const QUEUE: usize = 10_000;
+const LOCAL_CAPACITY: usize = 4096;
+/// Entries kept per user stream, whatever their age.
+const MAX_PER_USER: usize = 1000;
+
+const PUBLISH_USER_EVENT: &str = r#"
+local id = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], 2592000)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], tostring(id) .. '-0', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[1], tostring(id) .. ' ' .. ARGV[2])
+return id
+"#;
+
+/// The event kinds of API.md, so a decoded event keeps a `&'static str` kind.
+const KINDS: &[&str] = &[
+    "offer.created",
+    "offer.rescinded",
+    "request.updated",
+    "request.matched",
+    "session.ended",
+    "status.changed",
+    "availability.changed",
+];
+
+pub struct RedisBus {
+    local: broadcast::Sender<Arc<Delivered>>,
+    queue: mpsc::Sender<Event>,
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn user_channel(prefix: &str) -> String {
+    format!("{prefix}dragoman:events")
+}
+
+fn topic_channel(prefix: &str) -> String {
+    format!("{prefix}interpreter-status")
+}
+
+fn log_key(prefix: &str, user: UserId) -> String {
+    format!("{prefix}dragoman:events:{user}")
+}
+
+fn seq_key(prefix: &str, user: UserId) -> String {
+    format!("{prefix}dragoman:events:{user}:seq")
+}
+
+fn encode(event: &Event) -> String {
+    let (user, topic) = match &event.audience {
+        Audience::User(u) => (Some(u.to_string()), None),
+        Audience::Topic(t) => (None, Some(t.clone())),
+    };
+    json!({"user": user, "topic": topic, "kind": event.kind, "at": event.at, "data": event.data})
+        .to_string()
+}
+
+fn decode(id: Option<u64>, text: &str) -> Option<Delivered> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let kind = KINDS.iter().copied().find(|k| v["kind"] == *k)?;
+    let audience = match (v["user"].as_str(), v["topic"].as_str()) {
+        (Some(u), _) => Audience::User(UserId(u.parse().ok()?)),
+        (None, Some(t)) => Audience::Topic(t.to_owned()),
+        _ => return None,
+    };
+    let at: DateTime<Utc> = v["at"].as_str()?.parse().ok()?;
+    Some(Delivered {
+        id,
+        event: Event {
+            audience,
+            kind,
+            at,
+            data: v["data"].clone(),
+        },
+    })
+}
+
+impl RedisBus {
+    /// Subscribes (returning once the subscription is live) and starts the publisher.
+    pub async fn start(
+        client: redis::Client,
+        redis: ConnectionManager,
+        prefix: &str,
+    ) -> anyhow::Result<Arc<Self>> {
+        let (local, _) = broadcast::channel(LOCAL_CAPACITY);
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .context("opening a Redis pub/sub connection")?;
+        pubsub.subscribe(user_channel(prefix)).await?;
+        pubsub.subscribe(topic_channel(prefix)).await?;
+        tokio::spawn(subscriber(client, pubsub, local.clone(), prefix.to_owned()));
+        let (queue, events) = mpsc::channel(QUEUE);
+        tokio::spawn(publisher(redis.clone(), events, prefix.to_owned()));
+        Ok(Arc::new(Self {
+            local,
+            queue,
+            redis,
+            prefix: prefix.to_owned(),
+        }))
+    }
+}
+
+async fn publisher(
+    mut redis: ConnectionManager,
+    mut events: mpsc::Receiver<Event>,
+    prefix: String,
+) {
+    let script = redis::Script::new(PUBLISH_USER_EVENT);
+    while let Some(event) = events.recv().await {
+        let payload = encode(&event);
+        let result: redis::RedisResult<()> = match &event.audience {
+            Audience::User(user) => script
+                .key(seq_key(&prefix, *user))
+                .key(log_key(&prefix, *user))
+                .arg(user_channel(&prefix))
+                .arg(&payload)
+                .arg(MAX_PER_USER)
+                .arg(RETENTION.as_secs() * 2)
+                .invoke_async::<u64>(&mut redis)
+                .await
+                .map(|_| ()),
+            Audience::Topic(_) => redis::cmd("PUBLISH")
+                .arg(topic_channel(&prefix))
+                .arg(&payload)
+                .query_async::<i64>(&mut redis)
+                .await
+                .map(|_| ()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, kind = event.kind, "An event could not be published to Redis; it is lost");
+        }
+    }
+}
+
+async fn subscriber(
+    client: redis::Client,
+    mut pubsub: redis::aio::PubSub,
+    local: broadcast::Sender<Arc<Delivered>>,
+    prefix: String,
+) {
+    let users = user_channel(&prefix);
+    loop {
+        {
+            let mut messages = pubsub.on_message();
+            while let Some(message) = messages.next().await {
+                let Ok(payload) = message.get_payload::<String>() else {
+                    continue;
+                };
+                let delivered = if message.get_channel_name() == users {
+                    payload
+                        .split_once(' ')
+                        .and_then(|(id, rest)| decode(Some(id.parse().ok()?), rest))
+                } else {
+                    decode(None, &payload)
+                };
+                if let Some(d) = delivered {
+                    let _ = local.send(Arc::new(d));
+                }
+            }
+        }
+        // The connection dropped: events published meanwhile were missed here. Re-subscribe;
+        // connected apps recover what they missed with `resume`.
+        tracing::warn!("The Redis subscription dropped; reconnecting");
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let Ok(mut fresh) = client.get_async_pubsub().await else {
+                continue;
+            };
+            if fresh.subscribe(&users).await.is_ok()
+                && fresh.subscribe(topic_channel(&prefix)).await.is_ok()
+            {
+                pubsub = fresh;
+                break;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    fn publish(&self, event: Event) {
+        if let Err(e) = self.queue.try_send(event) {
+            tracing::warn!(error = %e, "The Redis publish queue is full; an event is dropped");
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Delivered>> {
+        self.local.subscribe()
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        let mut redis = self.redis.clone();
+        let _: String = redis::cmd("PING").query_async(&mut redis).await?;
+        Ok(())
+    }
+
+    async fn replay(&self, user: UserId, after: u64) -> anyhow::Result<Replay> {
+        let mut redis = self.redis.clone();
+        let (entries, latest): (redis::streams::StreamRangeReply, Option<u64>) = redis::pipe()
+            .cmd("XRANGE")
+            .arg(log_key(&self.prefix, user))
+            .arg(format!("({after}-0"))
+            .arg("+")
+            .get(seq_key(&self.prefix, user))
+            .query_async(&mut redis)
+            .await?;
+        let events = entries
+            .ids
+            .iter()
+            .filter_map(|entry| {
+                let id: u64 = entry.id.split('-').next()?.parse().ok()?;
+                let text: String = entry.get("e")?;
+                decode(Some(id), &text).map(Arc::new)
+            })
+            .collect();
+        Ok(Replay {
+            events,
+            latest: latest.unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dragoman_ports::Bus;
+
+    async fn bus() -> Arc<dyn Bus> {
+        let url = std::env::var("DRAGOMAN_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let (client, manager) = crate::connect(&url)
+            .await
+            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
+        let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+        super::RedisBus::start(client, manager, &prefix)
+            .await
+            .expect("started")
+    }
+
+    dragoman_conformance::bus_suite!((bus().await, ()));
+}

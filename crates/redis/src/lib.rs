@@ -1,0 +1,28 @@
+//! The ports on Redis, for a fleet: every instance sees the same events, the same per-user event
+//! logs and the same login failure counts.
+//!
+//! Names follow the seed system so a team running it can move piece by piece: topic events go
+//! out on the pub/sub channel `interpreter-status`; user events (which the seed did not have) on
+//! `dragoman:events`, with their logs under `dragoman:events:{user}`. Every name can carry a
+//! prefix (REDIS_PREFIX), which is how tests on one Redis never see each other's data.
+
+mod bus;
+mod limiter;
+
+pub use bus::RedisBus;
+pub use limiter::RedisLimiter;
+
+/// Connects a client and checks that Redis answers.
+pub async fn connect(url: &str) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
+    use anyhow::Context;
+    let client = redis::Client::open(url).context("parsing REDIS_URL")?;
+    let mut manager = client
+        .get_connection_manager()
+        .await
+        .context("connecting to Redis")?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut manager)
+        .await
+        .context("Redis does not answer PING")?;
+    Ok((client, manager))
+}

@@ -1,0 +1,96 @@
+//! Login failure counts in Redis: one counter per key with the window as its expiry, so the
+//! limit holds across every instance behind the load balancer.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dragoman_ports::AttemptLimiter;
+use redis::aio::ConnectionManager;
+
+#[derive(Clone)]
+pub struct RedisLimiter {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisLimiter {
+    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            redis,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}dragoman:attempts:{key}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl AttemptLimiter for RedisLimiter {
+    async fn blocked_for(&self, key: &str, limit: u32) -> anyhow::Result<Option<Duration>> {
+        let mut redis = self.redis.clone();
+        let (count, ttl_ms): (Option<u32>, i64) = redis::pipe()
+            .get(self.key(key))
+            .pttl(self.key(key))
+            .query_async(&mut redis)
+            .await?;
+        Ok(match count {
+            Some(n) if n >= limit && ttl_ms > 0 => Some(Duration::from_millis(ttl_ms as u64)),
+            _ => None,
+        })
+    }
+
+    async fn record_failure(&self, key: &str, window: Duration) -> anyhow::Result<()> {
+        let mut redis = self.redis.clone();
+        // The window opens at the first failure: the expiry is set only on a new counter.
+        let _: (u32, i64) = redis::pipe()
+            .atomic()
+            .incr(self.key(key), 1)
+            .cmd("PEXPIRE")
+            .arg(self.key(key))
+            .arg(window.as_millis() as u64)
+            .arg("NX")
+            .query_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> anyhow::Result<()> {
+        let mut redis = self.redis.clone();
+        let _: i64 = redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dragoman_ports::AttemptLimiter;
+
+    async fn limiter() -> Arc<dyn AttemptLimiter> {
+        let url = std::env::var("DRAGOMAN_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let (_, manager) = crate::connect(&url)
+            .await
+            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
+        Arc::new(super::RedisLimiter::new(
+            manager,
+            &format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        ))
+    }
+
+    dragoman_conformance::limiter_suite!((limiter().await, ()));
+}
