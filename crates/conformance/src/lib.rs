@@ -9,4 +9,5 @@
 pub mod bus;
 pub mod limiter;
 pub mod matching;
+pub mod queue;
 pub mod store;

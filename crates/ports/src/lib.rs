@@ -8,12 +8,17 @@ pub mod bus;
 pub mod clock;
 pub mod limiter;
 pub mod matching;
+pub mod queue;
 pub mod store;
 
 pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
+pub use queue::{
+    Delivery, Enqueued, JobEffects, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
+    SessionSummary,
+};
 pub use store::{
     InterpreterRecord, NewRefreshToken, NewUser, NextRefreshToken, RotateOutcome, StatusUpdate,
     Store, StoreError, UserRecord,

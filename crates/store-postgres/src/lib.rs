@@ -16,6 +16,7 @@
 
 mod accounts;
 mod interpreters;
+mod jobs;
 mod matching;
 pub mod testing;
 

@@ -9,6 +9,7 @@ mod accounts;
 mod answers;
 mod explanations;
 mod interpreters;
+mod jobs;
 mod leases;
 mod matching;
 mod offers;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use dragoman_ports::StoreError;
+pub use jobs::SqliteQueue;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 

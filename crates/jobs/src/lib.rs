@@ -1,0 +1,16 @@
+//! Job workers: what runs the jobs a [`JobQueue`](dragoman_ports::JobQueue) holds.
+//!
+//! A [`Handler`] serves one job type under its [`Policy`] (concurrency, attempts, backoff,
+//! timeout, visibility). The [`Worker`] reserves jobs of each type it has a handler for, runs
+//! them, and completes, retries or dead-letters each; jobs of a type it has no handler for are
+//! dead-lettered with a readable error rather than left waiting. Delivery is at least once: a
+//! handler writes its effect through a store method that records the job's key in the same
+//! transaction ([`dragoman_ports::JobEffects`]), which makes the effect exactly once.
+
+mod policy;
+mod summary;
+mod worker;
+
+pub use policy::{Policy, backoff};
+pub use summary::{SESSION_SUMMARY, SessionSummaryHandler, session_summary_job};
+pub use worker::{Handler, Worker, WorkerHandle};
