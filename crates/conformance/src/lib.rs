@@ -9,5 +9,6 @@
 pub mod bus;
 pub mod limiter;
 pub mod matching;
+pub mod presence;
 pub mod queue;
 pub mod store;

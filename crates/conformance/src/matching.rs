@@ -63,6 +63,7 @@ macro_rules! matching_suite {
             decline_requeues_and_is_never_offered_again,
             expired_offers_release_and_repeated_misses_set_away,
             new_interpreters_have_a_sane_presence,
+            online_interpreters_are_listed,
             set_status_follows_the_manual_rules,
             leaving_reserved_rescinds_the_offer,
             snapshot_holds_what_matching_needs,

@@ -210,6 +210,14 @@ pub struct Config {
         global = true
     )]
     pub ws_idle_timeout_secs: u64,
+    /// Seconds an interpreter may be without any WebSocket before being set `offline`.
+    #[arg(
+        long,
+        env = "PRESENCE_GRACE_SECS",
+        default_value_t = 120,
+        global = true
+    )]
+    pub presence_grace_secs: u64,
     /// WebSockets one instance holds at most; beyond, the upgrade answers 503.
     #[arg(
         long,
@@ -493,6 +501,9 @@ impl Config {
                 "must be at least 1 and shorter than WS_IDLE_TIMEOUT_SECS",
             ));
         }
+        if self.presence_grace_secs == 0 {
+            return Err(error("PRESENCE_GRACE_SECS", "must be at least 1"));
+        }
         if self.lease_ttl_secs == 0 || self.lease_ttl_secs > 3600 {
             return Err(error("LEASE_TTL_SECS", "must be 1 to 3600"));
         }
@@ -531,6 +542,7 @@ impl Config {
                 ping_interval: Duration::from_secs(self.ws_ping_secs),
                 idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs),
                 max_connections: self.ws_max_connections,
+                presence_grace: Duration::from_secs(self.presence_grace_secs),
                 ..WsSettings::default()
             },
             match_tick: Duration::from_millis(self.match_tick_ms),

@@ -9,9 +9,11 @@ use dragoman_engine::{Engine, EngineSettings};
 use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::ws::hub::Hub;
 use dragoman_http::{AppState, serve};
-use dragoman_inprocess::{InProcessBus, InProcessLimiter};
-use dragoman_ports::{AttemptLimiter, Bus, Clock, MatchingStore, Store, SystemClock};
-use dragoman_redis::{RedisBus, RedisLimiter};
+use dragoman_inprocess::{InProcessBus, InProcessLimiter, InProcessPresence};
+use dragoman_ports::{
+    AttemptLimiter, Bus, Clock, MatchingStore, PresenceRegistry, Store, SystemClock,
+};
+use dragoman_redis::{RedisBus, RedisLimiter, RedisPresence};
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -98,15 +100,25 @@ impl Application {
         let mut engine_settings = EngineSettings::new(settings.matching);
         engine_settings.tick = settings.match_tick;
         engine_settings.lease_ttl = chrono::TimeDelta::from_std(settings.lease_ttl)?;
-        let (bus, limiter): (Arc<dyn Bus>, Arc<dyn AttemptLimiter>) = match &settings.redis {
+        type Shared = (
+            Arc<dyn Bus>,
+            Arc<dyn AttemptLimiter>,
+            Arc<dyn PresenceRegistry>,
+        );
+        let (bus, limiter, presence): Shared = match &settings.redis {
             Some(redis) => {
                 let (client, manager) = dragoman_redis::connect(&redis.url).await?;
                 let bus = RedisBus::start(client, manager.clone(), &redis.prefix).await?;
-                (bus, Arc::new(RedisLimiter::new(manager, &redis.prefix)))
+                (
+                    bus,
+                    Arc::new(RedisLimiter::new(manager.clone(), &redis.prefix)),
+                    Arc::new(RedisPresence::new(manager, &redis.prefix)),
+                )
             }
             None => (
                 Arc::new(InProcessBus::new()),
                 Arc::new(InProcessLimiter::new()),
+                Arc::new(InProcessPresence::new()),
             ),
         };
         let engine = Arc::new(Engine::new(
@@ -128,6 +140,7 @@ impl Application {
             settings: Arc::new(settings.http.clone()),
             bus,
             hub,
+            presence,
             ws: settings.ws,
         };
         let address = format!("{}:{}", settings.host, settings.port);
@@ -173,6 +186,7 @@ impl Application {
         let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
         let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
         let hub = self.state.hub.clone();
+        let presence = tokio::spawn(keep_presence(self.state.clone(), self.engine.clone()));
         tracing::info!(port = self.port(), "Dragoman listening");
         let server = serve(self.listener, dragoman_http::router(self.state), signal);
         tokio::pin!(server);
@@ -194,11 +208,39 @@ impl Application {
         }
         let _ = stop_matching.send(true);
         relay.abort();
+        presence.abort();
         if let Err(e) = runner.await {
             tracing::error!(error = %e, "the matching runner failed");
         }
         self.store.close().await;
         tracing::info!("Dragoman stopped");
         Ok(())
+    }
+}
+
+/// Renews the presence marks of this instance's connections and sweeps interpreters whose
+/// marks ran out, until aborted.
+async fn keep_presence(state: AppState, engine: Arc<Engine>) {
+    let grace = state.ws.presence_grace;
+    // Renew well within the grace period, so one late renewal never drops anyone.
+    let renew_every = (grace / 4).max(Duration::from_millis(100));
+    let mut renew = tokio::time::interval(renew_every);
+    let mut sweep = tokio::time::interval(
+        (grace / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
+    );
+    loop {
+        tokio::select! {
+            _ = renew.tick() => {
+                let users = state.hub.users();
+                if let Err(e) = state.presence.touch(&users, grace).await {
+                    tracing::warn!(error = %e, "could not renew presence marks");
+                }
+            }
+            _ = sweep.tick() => {
+                if let Err(e) = engine.sweep_presence(state.presence.as_ref()).await {
+                    tracing::warn!(error = %e, "the presence sweep failed; retrying");
+                }
+            }
+        }
     }
 }

@@ -160,3 +160,63 @@ async fn login_limits_hold_across_instances() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interpreter_on_a_stopped_instance_goes_offline_on_the_other() {
+    let db = TestDatabase::create().await.expect("a database");
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        let (mut s, dir, own) = settings(Backend::PgBouncer).await;
+        drop(own);
+        s.database = dragoman::config::Database::Postgres {
+            url: db.pgbouncer_url(),
+            migration_url: db.direct_url(),
+            pooler: dragoman_store_postgres::Pooler::Transaction,
+            max_connections: 4,
+        };
+        s.jwt_secret = JwtSecret::Given(b"one secret for the whole fleet, 32 bytes+".to_vec());
+        s.redis = Some(RedisSettings {
+            url: std::env::var("DRAGOMAN_TEST_REDIS")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+            prefix: prefix.clone(),
+        });
+        s.ws.presence_grace = Duration::from_secs(2);
+        s.lease_ttl = Duration::from_secs(1);
+        apps.push(spawn_with(s, dir, None).await);
+    }
+    let b = apps.pop().expect("b");
+    let a = apps.pop().expect("a");
+    let interpreter = a.interpreter_speaking(&["pl"]).await;
+    let socket = connect(&a, &interpreter).await;
+    // Connected on A: B's sweeps see A's renewed mark and leave the interpreter available.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let me: Value = b
+        .get_as(&interpreter.access, "/v1/interpreters/me")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(me["status"]["status"], "available");
+    a.stop().await;
+    drop(socket);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let me: Value = b
+            .get_as(&interpreter.access, "/v1/interpreters/me")
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        if me["status"]["status"] == "offline" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {}",
+            me["status"]["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.stop().await;
+}

@@ -349,3 +349,49 @@ async fn shutdown_tells_clients_to_reconnect() {
     assert_eq!((code, reason.as_str()), (CloseCode::Restart, "reconnect"));
     stopping.await.expect("stopped");
 }
+
+#[tokio::test]
+async fn interpreters_without_a_connection_for_the_grace_period_go_offline() {
+    let (mut settings, dir, db) = settings(Backend::Sqlite).await;
+    settings.ws.presence_grace = Duration::from_secs(1);
+    let app = spawn_with(settings, dir, db).await;
+    let staying = app.interpreter_speaking(&["sv"]).await;
+    let leaving = app.interpreter_speaking(&["sv"]).await;
+    let never = app.interpreter_speaking(&["sv"]).await;
+    let _kept = connect(&app, &staying).await;
+    let gone = connect(&app, &leaving).await;
+    drop(gone);
+    // Well past the grace period: marks are renewed for the connected one only.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let status = |account: Account| {
+        let app = &app;
+        async move {
+            let me: Value = app
+                .get_as(&account.access, "/v1/interpreters/me")
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            me["status"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert_eq!(status(staying.clone()).await, "available");
+    assert_eq!(status(leaving.clone()).await, "offline");
+    assert_eq!(
+        status(never.clone()).await,
+        "offline",
+        "setting available without ever connecting gives only the grace period"
+    );
+    // And nothing is offered to them.
+    let client = app.signup("client").await;
+    app.post_as(&client.access, "/v1/requests", &json!({"language": "sv"}))
+        .await;
+    let offer = app.wait_for_offer(&staying).await;
+    assert_eq!(offer["interpreter_id"], staying.id.as_str());
+    assert!(app.pending_offers(&leaving).await.is_empty());
+    assert!(app.pending_offers(&never).await.is_empty());
+    app.stop().await;
+}

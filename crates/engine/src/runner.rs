@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use dragoman_domain::LanguageCode;
 use dragoman_domain::matching::{OfferId, RescindReason};
+use dragoman_ports::PresenceRegistry;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -172,6 +173,43 @@ impl Engine {
             self.availability_touched(request.need.language);
         }
         Ok(())
+    }
+
+    /// Sets `offline` every interpreter who counts as online (but is not in a session) and has
+    /// no presence mark: their connections have all been gone for the grace period, whichever
+    /// instance held them and however it ended. Runs on the holder of the `presence` lease.
+    /// Returns how many were set offline.
+    pub async fn sweep_presence(
+        &self,
+        presence: &dyn PresenceRegistry,
+    ) -> Result<usize, EngineError> {
+        if !self.holds("presence").await? {
+            return Ok(0);
+        }
+        let online = self.store.interpreters_online().await?;
+        let marks = presence
+            .present(&online)
+            .await
+            .map_err(|e| EngineError::Store(dragoman_ports::StoreError::Backend(e)))?;
+        let mut gone = 0;
+        for (interpreter, present) in online.into_iter().zip(marks) {
+            if present {
+                continue;
+            }
+            match self
+                .set_status(interpreter, dragoman_domain::InterpreterStatus::Offline)
+                .await
+            {
+                Ok(_) => {
+                    gone += 1;
+                    tracing::info!(interpreterId = %interpreter, "Interpreter set offline: no connection within the grace period");
+                }
+                // In a session meanwhile, or gone: nothing to do.
+                Err(EngineError::Conflict { .. } | EngineError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(gone)
     }
 
     async fn announce_touched(&self) {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dragoman_engine::Engine;
-use dragoman_ports::{AttemptLimiter, Bus, Clock, Store};
+use dragoman_ports::{AttemptLimiter, Bus, Clock, PresenceRegistry, Store};
 use dragoman_telemetry::PrometheusHandle;
 
 use crate::auth::{Passwords, Tokens};
@@ -54,5 +54,7 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// This instance's WebSocket connections.
     pub hub: Arc<Hub>,
+    /// Who is connected somewhere in the fleet.
+    pub presence: Arc<dyn PresenceRegistry>,
     pub ws: WsSettings,
 }

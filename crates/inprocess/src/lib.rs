@@ -4,6 +4,8 @@
 
 mod bus;
 mod limiter;
+mod presence;
 
 pub use bus::InProcessBus;
 pub use limiter::InProcessLimiter;
+pub use presence::InProcessPresence;

@@ -8,6 +8,7 @@ pub mod bus;
 pub mod clock;
 pub mod limiter;
 pub mod matching;
+pub mod presence;
 pub mod queue;
 pub mod store;
 
@@ -15,6 +16,7 @@ pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
+pub use presence::PresenceRegistry;
 pub use queue::{
     Delivery, Enqueued, JobEffects, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
     SessionSummary,

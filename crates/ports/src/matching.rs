@@ -345,6 +345,10 @@ pub trait MatchingStore: Send + Sync + std::fmt::Debug {
 
     async fn status_counts(&self) -> Result<Vec<StatusCount>, StoreError>;
 
+    /// Interpreters who count as online but not in a session: `available`, `away`, `reserved`
+    /// or `wrap_up`. The presence sweep sets those without a connection `offline`.
+    async fn interpreters_online(&self) -> Result<Vec<UserId>, StoreError>;
+
     /// The explanations of a request's offers, oldest first.
     async fn explanations(&self, request: RequestId) -> Result<Vec<StoredExplanation>, StoreError>;
 }

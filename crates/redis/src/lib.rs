@@ -8,9 +8,11 @@
 
 mod bus;
 mod limiter;
+mod presence;
 
 pub use bus::RedisBus;
 pub use limiter::RedisLimiter;
+pub use presence::RedisPresence;
 
 /// Connects a client and checks that Redis answers.
 pub async fn connect(url: &str) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {

@@ -202,6 +202,10 @@ impl MatchingStore for SqliteStore {
         stats::status_counts(&self.reader).await
     }
 
+    async fn interpreters_online(&self) -> Result<Vec<UserId>, StoreError> {
+        stats::interpreters_online(&self.reader).await
+    }
+
     async fn explanations(&self, request: RequestId) -> Result<Vec<StoredExplanation>, StoreError> {
         explanations::of_request(&self.reader, request).await
     }

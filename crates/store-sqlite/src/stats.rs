@@ -114,3 +114,15 @@ pub(crate) async fn status_counts(pool: &SqlitePool) -> Result<Vec<StatusCount>,
     })
     .collect()
 }
+
+pub(crate) async fn interpreters_online(
+    pool: &SqlitePool,
+) -> Result<Vec<dragoman_domain::UserId>, StoreError> {
+    sqlx::query("SELECT user_id FROM interpreters WHERE status IN ('available', 'away', 'reserved', 'wrap_up')")
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| Ok(dragoman_domain::UserId(get::<uuid::Uuid>(row, "user_id")?)))
+        .collect()
+}

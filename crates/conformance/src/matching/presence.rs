@@ -187,3 +187,28 @@ pub async fn leaving_reserved_rescinds_the_offer(
         [lang("es")]
     );
 }
+
+/// The interpreters the presence sweep looks at: online but not in a session.
+pub async fn online_interpreters_are_listed(
+    store: Arc<dyn Store>,
+    matching: Arc<dyn MatchingStore>,
+) {
+    let offline = bare_interpreter(&*store, "olga").await;
+    let available = available_interpreter(&*store, &*matching, "ana", &["es"], 1).await;
+    let away = available_interpreter(&*store, &*matching, "ari", &["es"], 1).await;
+    set_status(&*matching, away, InterpreterStatus::Away, 2).await;
+    let busy = available_interpreter(&*store, &*matching, "bo", &["fr"], 1).await;
+    let c = client(&*store, "carla").await;
+    let request = queued(&*matching, c, "fr", 3).await;
+    let offer = offered(&*matching, &request, busy, 4).await;
+    accepted(&*matching, &offer, 5).await;
+
+    let mut online = matching.interpreters_online().await.expect("listed");
+    online.sort();
+    let mut expected = vec![available, away];
+    expected.sort();
+    assert_eq!(
+        online, expected,
+        "offline ({offline}) and busy ({busy}) are not listed"
+    );
+}

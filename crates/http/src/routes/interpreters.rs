@@ -201,6 +201,16 @@ async fn put_status(
 ) -> Result<Json<StatusView>, ApiError> {
     let wanted = InterpreterStatus::parse_manual(&body.status)?;
     let view = state.engine.set_status(caller.id, wanted).await?;
+    if wanted != InterpreterStatus::Offline {
+        // The grace period starts now for an interpreter who has not connected yet.
+        if let Err(e) = state
+            .presence
+            .touch(&[caller.id], state.ws.presence_grace)
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark an interpreter present");
+        }
+    }
     Ok(Json(StatusView {
         status: view.status,
         since: view.since,

@@ -35,6 +35,8 @@ pub struct WsSettings {
     pub send_timeout: Duration,
     pub messages_per_second: f64,
     pub message_burst: f64,
+    /// How long an interpreter may be without any connection before being set `offline`.
+    pub presence_grace: Duration,
 }
 
 impl Default for WsSettings {
@@ -48,6 +50,7 @@ impl Default for WsSettings {
             send_timeout: Duration::from_secs(10),
             messages_per_second: 10.0,
             message_burst: 20.0,
+            presence_grace: Duration::from_secs(120),
         }
     }
 }
@@ -94,6 +97,13 @@ pub async fn upgrade(
         return Err(ApiError::Busy(
             "this instance holds all the connections it can, or is stopping; reconnect",
         ));
+    }
+    if let Err(e) = state
+        .presence
+        .touch(&[caller.id], settings.presence_grace)
+        .await
+    {
+        tracing::warn!(error = %e, "could not mark a connection present");
     }
     let hub = state.hub.clone();
     let on_failed = hub.clone();

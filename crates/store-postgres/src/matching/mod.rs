@@ -220,6 +220,10 @@ impl MatchingStore for PgStore {
         stats::status_counts(self).await
     }
 
+    async fn interpreters_online(&self) -> Result<Vec<UserId>, StoreError> {
+        stats::interpreters_online(self).await
+    }
+
     async fn explanations(&self, request: RequestId) -> Result<Vec<StoredExplanation>, StoreError> {
         stats::explanations(self, request).await
     }

@@ -151,3 +151,19 @@ pub(crate) async fn explanations(
         })
         .collect()
 }
+
+pub(crate) async fn interpreters_online(
+    store: &PgStore,
+) -> Result<Vec<dragoman_domain::UserId>, StoreError> {
+    let mut tx = store.begin().await?;
+    let found = store
+        .q("SELECT user_id FROM interpreters WHERE status IN ('available', 'away', 'reserved', 'wrap_up')")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    found
+        .iter()
+        .map(|r| Ok(dragoman_domain::UserId(get::<uuid::Uuid>(r, "user_id")?)))
+        .collect()
+}
