@@ -9,6 +9,7 @@
 pub mod bus;
 pub mod limiter;
 pub mod matching;
+pub mod objects;
 pub mod presence;
 pub mod queue;
 pub mod store;

@@ -8,6 +8,7 @@ pub mod bus;
 pub mod clock;
 pub mod limiter;
 pub mod matching;
+pub mod objects;
 pub mod presence;
 pub mod queue;
 pub mod store;
@@ -16,6 +17,10 @@ pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
+pub use objects::{
+    InvalidKey, ObjectError, ObjectKey, ObjectMeta, ObjectStorage, PresignedRequest, StoredObject,
+    UploadSpec,
+};
 pub use presence::PresenceRegistry;
 pub use queue::{
     Delivery, Enqueued, JobEffects, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
