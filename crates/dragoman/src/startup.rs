@@ -10,9 +10,12 @@ use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::ws::hub::Hub;
 use dragoman_http::{AppState, serve};
 use dragoman_inprocess::{InProcessBus, InProcessLimiter, InProcessPresence};
+use dragoman_jobs::{SessionSummaryHandler, Worker};
+use dragoman_ports::JobQueue;
 use dragoman_ports::{
     AttemptLimiter, Bus, Clock, MatchingStore, PresenceRegistry, Store, SystemClock,
 };
+use dragoman_queue_redis::RedisQueue;
 use dragoman_redis::{RedisBus, RedisLimiter, RedisPresence};
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
@@ -67,6 +70,13 @@ impl StoreBackend {
         }
     }
 
+    pub fn as_effects(&self) -> Arc<dyn dragoman_ports::JobEffects> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Sqlite(s) => s.close().await,
@@ -82,7 +92,30 @@ pub struct Application {
     state: AppState,
     store: StoreBackend,
     engine: Arc<Engine>,
+    /// The durable job queue, if this configuration has one (see [`job_queue`]).
+    jobs: Option<Arc<dyn JobQueue>>,
     shutdown_timeout: Duration,
+}
+
+/// The job queue: Redis Streams when REDIS_URL is set (a fleet shares it), else the table in the
+/// embedded SQLite file. PostgreSQL without Redis has none in this build: docs/jobs.md.
+pub async fn job_queue(
+    settings: &Settings,
+    store: &StoreBackend,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<dyn JobQueue>>> {
+    Ok(match (&settings.redis, store) {
+        (Some(redis), _) => Some(Arc::new(
+            RedisQueue::connect(&redis.url, &format!("{}:jobs", redis.prefix), clock).await?,
+        )),
+        (None, StoreBackend::Sqlite(s)) => Some(Arc::new(s.queue(clock))),
+        (None, StoreBackend::Postgres(_)) => {
+            tracing::warn!(
+                "PostgreSQL without REDIS_URL: no durable job queue; session summaries are not written"
+            );
+            None
+        }
+    })
 }
 
 impl Application {
@@ -121,13 +154,17 @@ impl Application {
                 Arc::new(InProcessPresence::new()),
             ),
         };
-        let engine = Arc::new(Engine::new(
-            store.as_matching(),
-            store.as_port(),
-            bus.clone(),
-            clock.clone(),
-            engine_settings,
-        ));
+        let jobs = job_queue(&settings, &store, clock.clone()).await?;
+        let engine = Arc::new(
+            Engine::new(
+                store.as_matching(),
+                store.as_port(),
+                bus.clone(),
+                clock.clone(),
+                engine_settings,
+            )
+            .with_jobs(jobs.clone()),
+        );
         let hub = Arc::new(Hub::new());
         let state = AppState {
             engine: engine.clone(),
@@ -152,6 +189,7 @@ impl Application {
             state,
             store,
             engine,
+            jobs,
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -184,6 +222,13 @@ impl Application {
         };
         let (stop_matching, matching_stopped) = tokio::sync::watch::channel(false);
         let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
+        let worker = self.jobs.clone().map(|queue| {
+            Worker::new(queue, self.state.clock.clone())
+                .handle(Arc::new(SessionSummaryHandler::new(
+                    self.store.as_effects(),
+                )))
+                .start()
+        });
         let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
         let hub = self.state.hub.clone();
         let presence = tokio::spawn(keep_presence(self.state.clone(), self.engine.clone()));
@@ -207,6 +252,9 @@ impl Application {
             tracing::warn!("Drain timeout reached; closing remaining connections");
         }
         let _ = stop_matching.send(true);
+        if let Some(worker) = worker {
+            worker.stop().await;
+        }
         relay.abort();
         presence.abort();
         if let Err(e) = runner.await {

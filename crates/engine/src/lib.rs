@@ -70,6 +70,8 @@ pub struct Engine {
     pub(crate) availability_dirty: Mutex<HashSet<LanguageCode>>,
     /// Leases this instance holds, with the instant until which it may trust them.
     pub(crate) leases: Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    /// Where follow-up work goes (the post-session summary); `None`: no durable queue here.
+    pub(crate) jobs: Option<Arc<dyn dragoman_ports::JobQueue>>,
 }
 
 impl Engine {
@@ -91,7 +93,14 @@ impl Engine {
             wake: Notify::new(),
             availability_dirty: Mutex::new(HashSet::new()),
             leases: Mutex::new(std::collections::HashMap::new()),
+            jobs: None,
         }
+    }
+
+    /// Gives the engine a job queue for the work that follows a change (a session's summary).
+    pub fn with_jobs(mut self, jobs: Option<Arc<dyn dragoman_ports::JobQueue>>) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     pub fn config(&self) -> &MatchingConfig {

@@ -51,9 +51,35 @@ impl Engine {
         };
         tracing::info!(sessionId = %id.0, endedBy = %by, durationMs = session.duration().map(|d| d.num_milliseconds()).unwrap_or(0), "Session ended");
         self.session_ended(&session, now);
+        self.enqueue_summary(&session, now).await;
         self.interpreter_released(session.interpreter_id).await;
         self.availability_touched(session.need.language);
         Ok(SessionView::from(&session))
+    }
+
+    /// Enqueues the session's summary; its key is the session's, so it is written once. A
+    /// failure to enqueue is logged: the session has ended whatever happens to its summary.
+    async fn enqueue_summary(
+        &self,
+        session: &dragoman_domain::matching::Session,
+        ended_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let Some(jobs) = &self.jobs else { return };
+        let summary = dragoman_ports::SessionSummary {
+            session_id: session.id.0,
+            language: session.need.language.to_string(),
+            started_at: session.started_at,
+            ended_at,
+            duration_ms: (ended_at - session.started_at).num_milliseconds(),
+            match_time_ms: session.match_time_ms,
+        };
+        let queued = match dragoman_jobs::session_summary_job(&summary) {
+            Ok(job) => jobs.enqueue(job).await.map_err(anyhow::Error::new),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = queued {
+            tracing::error!(sessionId = %session.id.0, error = %e, "Enqueueing the session summary failed");
+        }
     }
 
     pub async fn rate_session(
