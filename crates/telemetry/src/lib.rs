@@ -1,10 +1,13 @@
 //! Telemetry: log lines and metrics, used by every layer.
 
+pub mod emf;
+pub mod emf_spec;
 mod json;
 mod metrics_recorder;
 
+pub use emf::EmfWriter;
 pub use json::SeedJson;
-pub use metrics_recorder::{PrometheusHandle, install_metrics};
+pub use metrics_recorder::{PrometheusHandle, install_metrics, record_pool_usage};
 
 use std::io::IsTerminal;
 
@@ -31,6 +34,15 @@ impl LogFormat {
             LogFormat::Json
         }
     }
+}
+
+/// Where metrics go besides `/metrics`, which is always served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsFormat {
+    /// Prometheus only.
+    Prometheus,
+    /// Prometheus, and CloudWatch Embedded Metric Format lines on standard output.
+    Emf,
 }
 
 /// Installs the process-wide log subscriber writing to standard output. `filter` is an

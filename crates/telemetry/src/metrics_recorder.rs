@@ -1,9 +1,12 @@
-//! The process-wide Prometheus recorder.
+//! The process-wide Prometheus recorder, with the EMF shadow of three of its metrics.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 pub use metrics_exporter_prometheus::PrometheusHandle;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+
+use crate::emf::{DeadJobsTee, MatchTimeTee, RequestTee};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -36,11 +39,65 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .build_recorder();
     let handle = recorder.handle();
     // Only the first caller installs; a racing second one keeps the first handle.
-    if metrics::set_global_recorder(recorder).is_ok() {
+    if metrics::set_global_recorder(Tee(recorder)).is_ok() {
         let _ = HANDLE.set(handle);
     }
     HANDLE
         .get()
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("another metrics recorder was installed in this process"))
+}
+
+/// Prometheus's recorder, handing the handles of the metrics EMF reports a shadow as well.
+/// Registration is where the names are compared, not each observation.
+struct Tee(PrometheusRecorder);
+
+impl Recorder for Tee {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0.describe_counter(key, unit, description);
+    }
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0.describe_gauge(key, unit, description);
+    }
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0.describe_histogram(key, unit, description);
+    }
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        let inner = self.0.register_counter(key, metadata);
+        if key.name() != "http_requests_total" {
+            return inner;
+        }
+        let server_error = key
+            .labels()
+            .any(|l| l.key() == "status" && l.value().starts_with('5'));
+        Counter::from_arc(Arc::new(RequestTee {
+            inner,
+            server_error,
+        }))
+    }
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        let inner = self.0.register_gauge(key, metadata);
+        if key.name() != "dragoman_jobs_dead" {
+            return inner;
+        }
+        Gauge::from_arc(Arc::new(DeadJobsTee::new(key, inner)))
+    }
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        let inner = self.0.register_histogram(key, metadata);
+        if key.name() != "dragoman_match_time_seconds" {
+            return inner;
+        }
+        Histogram::from_arc(Arc::new(MatchTimeTee { inner }))
+    }
+}
+
+/// Sets the database pool gauges of one pool: `dragoman_db_pool_connections{pool,state}` with
+/// `state` `in_use` or `idle`, and `dragoman_db_pool_max_connections{pool}`.
+pub fn record_pool_usage(pool: &'static str, open: u32, idle: usize, max: u32) {
+    let idle = idle as f64;
+    let in_use = (f64::from(open) - idle).max(0.0);
+    metrics::gauge!("dragoman_db_pool_connections", "pool" => pool, "state" => "in_use")
+        .set(in_use);
+    metrics::gauge!("dragoman_db_pool_connections", "pool" => pool, "state" => "idle").set(idle);
+    metrics::gauge!("dragoman_db_pool_max_connections", "pool" => pool).set(f64::from(max));
 }
