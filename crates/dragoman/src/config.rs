@@ -13,7 +13,7 @@ use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
 use dragoman_http::ws::WsSettings;
 use dragoman_store_postgres::Pooler;
-use dragoman_telemetry::LogFormat;
+use dragoman_telemetry::{LogFormat, MetricsFormat};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -75,6 +75,14 @@ pub enum PoolerArg {
 pub enum LogFormatArg {
     Json,
     Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsFormatArg {
+    /// /metrics only.
+    Prometheus,
+    /// /metrics, and CloudWatch Embedded Metric Format lines on standard output.
+    Emf,
 }
 
 /// Every setting, as given.
@@ -234,6 +242,24 @@ pub struct Config {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+    /// `prometheus` (/metrics only) or `emf` (also CloudWatch Embedded Metric Format lines on
+    /// standard output). /metrics is served either way.
+    #[arg(
+        long,
+        env = "METRICS_FORMAT",
+        value_enum,
+        default_value = "prometheus",
+        global = true
+    )]
+    pub metrics_format: MetricsFormatArg,
+    /// Milliseconds between refreshes of the gauges read from the store and between EMF lines.
+    #[arg(
+        long,
+        env = "METRICS_INTERVAL_MS",
+        default_value_t = 15_000,
+        global = true
+    )]
+    pub metrics_interval_ms: u64,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -325,6 +351,8 @@ pub struct Settings {
     pub public_url: String,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub metrics_format: MetricsFormat,
+    pub metrics_interval: Duration,
     pub http: HttpSettings,
     pub matching: MatchingConfig,
     pub ws: WsSettings,
@@ -351,6 +379,8 @@ impl Settings {
             public_url: format!("http://localhost:{port}"),
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
+            metrics_format: MetricsFormat::Prometheus,
+            metrics_interval: Duration::from_secs(15),
             http: HttpSettings::default(),
             matching: MatchingConfig::default(),
             ws: WsSettings::default(),
@@ -507,6 +537,9 @@ impl Config {
         if self.lease_ttl_secs == 0 || self.lease_ttl_secs > 3600 {
             return Err(error("LEASE_TTL_SECS", "must be 1 to 3600"));
         }
+        if !(100..=3_600_000).contains(&self.metrics_interval_ms) {
+            return Err(error("METRICS_INTERVAL_MS", "must be 100 to 3600000"));
+        }
 
         let needs_data_dir =
             matches!(database, Database::Sqlite { .. }) || matches!(jwt_secret, JwtSecret::File(_));
@@ -530,6 +563,11 @@ impl Config {
                 None => LogFormat::detect(),
             },
             log_level: self.log_level.clone(),
+            metrics_format: match self.metrics_format {
+                MetricsFormatArg::Prometheus => MetricsFormat::Prometheus,
+                MetricsFormatArg::Emf => MetricsFormat::Emf,
+            },
+            metrics_interval: Duration::from_millis(self.metrics_interval_ms),
             http: HttpSettings {
                 trust_forwarded_for: self.trust_forwarded_for,
                 login_failures_per_account: self.login_max_failures_per_account,

@@ -95,6 +95,9 @@ pub struct Application {
     /// The durable job queue, if this configuration has one (see [`job_queue`]).
     jobs: Option<Arc<dyn JobQueue>>,
     shutdown_timeout: Duration,
+    metrics_format: dragoman_telemetry::MetricsFormat,
+    metrics_interval: Duration,
+    service_name: String,
 }
 
 /// The job queue: Redis Streams when REDIS_URL is set (a fleet shares it), else the table in the
@@ -191,6 +194,9 @@ impl Application {
             engine,
             jobs,
             shutdown_timeout: settings.shutdown_timeout,
+            metrics_format: settings.metrics_format,
+            metrics_interval: settings.metrics_interval,
+            service_name: settings.service_name.clone(),
         })
     }
 
@@ -221,6 +227,16 @@ impl Application {
             let _ = stopping_tx.send(());
         };
         let (stop_matching, matching_stopped) = tokio::sync::watch::channel(false);
+        let emf = (self.metrics_format == dragoman_telemetry::MetricsFormat::Emf)
+            .then(|| dragoman_telemetry::EmfWriter::start(&self.service_name));
+        let periodic_metrics = tokio::spawn(crate::periodic_metrics::run(
+            self.engine.clone(),
+            self.store.clone(),
+            self.state.metrics.clone(),
+            emf,
+            self.metrics_interval,
+            matching_stopped.clone(),
+        ));
         let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
         let worker = self.jobs.clone().map(|queue| {
             Worker::new(queue, self.state.clock.clone())
@@ -259,6 +275,9 @@ impl Application {
         presence.abort();
         if let Err(e) = runner.await {
             tracing::error!(error = %e, "the matching runner failed");
+        }
+        if let Err(e) = periodic_metrics.await {
+            tracing::error!(error = %e, "the periodic metrics task failed");
         }
         self.store.close().await;
         tracing::info!("Dragoman stopped");

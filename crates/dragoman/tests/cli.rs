@@ -162,6 +162,34 @@ impl Server {
     }
 }
 
+/// Every line is one JSON object with the seed's four fields (a lower-case level, a timestamp
+/// in RFC 3339 with milliseconds, the service), and none contains any of `secrets`.
+fn assert_seed_shaped_without_secrets(lines: &[String], service: &str, secrets: &[String]) {
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        for field in ["level", "message", "timestamp", "service"] {
+            assert!(v.get(field).is_some(), "no {field}: {line}");
+        }
+        assert!(
+            ["error", "warn", "info", "debug", "trace"]
+                .contains(&v["level"].as_str().unwrap_or("")),
+            "{line}"
+        );
+        assert_eq!(v["service"], service);
+        let ts = v["timestamp"].as_str().expect("timestamp");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.len() == 24,
+            "{ts}"
+        );
+        for secret in secrets {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a secret leaked into {line}"
+            );
+        }
+    }
+}
+
 async fn post(url: &str, body: &Value) -> reqwest::Response {
     reqwest::Client::new()
         .post(url)
@@ -231,24 +259,7 @@ async fn logs_are_seed_shaped_json_and_carry_no_secret() {
         refreshed["refresh_token"].as_str().expect("t").to_owned(),
     ];
     assert!(lines.len() >= 6, "{lines:#?}");
-    for line in &lines {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-        for field in ["level", "message", "timestamp", "service"] {
-            assert!(v.get(field).is_some(), "no {field}: {line}");
-        }
-        assert_eq!(v["service"], "api-service");
-        let ts = v["timestamp"].as_str().expect("timestamp");
-        assert!(
-            chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.len() == 24,
-            "{ts}"
-        );
-        for secret in &secrets {
-            assert!(
-                !line.contains(secret.as_str()),
-                "a secret leaked into {line}"
-            );
-        }
-    }
+    assert_seed_shaped_without_secrets(&lines, "api-service", &secrets);
     let me_line = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -396,8 +407,15 @@ async fn postgres_is_migrated_by_command_and_checked_at_start() {
 #[tokio::test]
 async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
     let dir = tempfile::tempdir().expect("dir");
-    let server = Server::start(&[("DATA_DIR", dir.path().to_str().expect("utf-8"))]);
+    let server = Server::start(&[
+        ("DATA_DIR", dir.path().to_str().expect("utf-8")),
+        ("SERVICE_NAME", "api-service"),
+        ("METRICS_FORMAT", "emf"),
+        ("METRICS_INTERVAL_MS", "200"),
+    ]);
     let http = reqwest::Client::new();
+    // Every HTTP request this test makes, to compare with the EMF RequestCount.
+    let mut requests = 0_u64;
     let signup = |role: &'static str| {
         let url = server.url("/v1/auth/signup");
         let http = http.clone();
@@ -416,6 +434,7 @@ async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
     };
     let interpreter = signup("interpreter").await;
     let client = signup("client").await;
+    requests += 2;
     let profile = json!({"languages": [{"code": "es", "level": "native", "certified": true}], "specializations": ["general"], "modalities": ["video"]});
     http.put(server.url("/v1/interpreters/me"))
         .bearer_auth(&interpreter)
@@ -435,7 +454,9 @@ async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
         .send()
         .await
         .expect("sent");
+    requests += 3;
     let offer = loop {
+        requests += 1;
         let page: Value = http
             .get(server.url("/v1/offers"))
             .bearer_auth(&interpreter)
@@ -462,6 +483,29 @@ async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
         .json()
         .await
         .expect("JSON");
+    requests += 1;
+    // Credentials in an Authorization header and in an access_token query parameter (as a
+    // WebSocket client sends them), on a known route, an unknown one and a refused one.
+    for path in ["/v1/me", "/v1/no-such-thing", "/v1/offers", "/v1/ws"] {
+        let answer = http
+            .get(server.url(&format!(
+                "{path}?access_token={}",
+                "query-secret-token-4711"
+            )))
+            .header("authorization", "Bearer header-secret-token-4711")
+            .send()
+            .await
+            .expect("sent");
+        assert!(answer.status().is_client_error());
+        let answer = http
+            .get(server.url(&format!("{path}?access_token={client}")))
+            .bearer_auth(&interpreter)
+            .send()
+            .await
+            .expect("sent");
+        assert!(answer.status().as_u16() < 500);
+    }
+    requests += 9; // the eight above and /metrics below
     let metrics = http
         .get(server.url("/metrics"))
         .send()
@@ -481,7 +525,45 @@ async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
         "{metrics}"
     );
 
-    let (_, lines) = server.terminate();
+    let (status, lines) = server.terminate();
+    assert_eq!(status, Some(0));
+    let secrets = [
+        "long enough password".to_owned(),
+        "query-secret-token-4711".to_owned(),
+        "header-secret-token-4711".to_owned(),
+        interpreter.clone(),
+        client.clone(),
+    ];
+    assert_seed_shaped_without_secrets(&lines, "api-service", &secrets);
+    let emf: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert!(emf.len() >= 2, "{lines:#?}");
+    let mut counted = 0;
+    let mut match_times = Vec::new();
+    for doc in &emf {
+        dragoman_telemetry::emf_spec::check(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Dragoman");
+        assert_eq!(directive["Dimensions"], json!([["ServiceName"]]));
+        assert_eq!(doc["ServiceName"], "api-service");
+        counted += doc["RequestCount"].as_u64().unwrap_or(0);
+        assert!(doc.get("Http5xxCount").is_none_or(|n| n == 0), "{doc}");
+        if let Some(values) = doc["MatchTime"].as_array() {
+            assert_eq!(
+                directive["Metrics"],
+                json!([{"Name": "MatchTime", "Unit": "Milliseconds"}])
+            );
+            match_times.extend(values.iter().filter_map(Value::as_f64));
+        }
+    }
+    assert_eq!(counted, requests, "every request counted once in EMF");
+    assert_eq!(
+        match_times,
+        vec![session["match_time_ms"].as_f64().expect("ms")]
+    );
     let created = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -10,6 +10,7 @@ pub mod admin;
 mod answers;
 mod error;
 mod events;
+pub mod gauges;
 mod requests;
 pub mod runner;
 mod sessions;

@@ -3,11 +3,12 @@
 //!
 //! Labels are bounded: the route is the matched template (`/v1/requests/{id}`), never the raw
 //! path, and unmatched paths share one label, so a scan of random URLs cannot grow the metrics.
+//! Methods outside the standard set (HTTP allows any token) share the label `OTHER`.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -35,7 +36,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = bounded_method(req.method()).to_owned();
     let span = tracing::info_span!(
         "request",
         requestId = %request_id,
@@ -63,4 +64,20 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(latency.as_secs_f64());
     response
+}
+
+/// The method as a label value: one of the nine standard methods, or `OTHER`.
+fn bounded_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
 }

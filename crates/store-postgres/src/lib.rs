@@ -122,6 +122,11 @@ impl PgStore {
         (self.pool.size(), self.pool.num_idle())
     }
 
+    /// The most connections the pool opens (DATABASE_MAX_CONNECTIONS).
+    pub fn pool_max(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(db_error)
     }

@@ -74,6 +74,18 @@ impl SqliteStore {
         Ok(Self { writer, reader })
     }
 
+    /// Each pool's name, connections open, idle and the most it opens, for the pool gauges.
+    pub fn pool_usage(&self) -> [(&'static str, u32, usize, u32); 2] {
+        [("writer", &self.writer), ("reader", &self.reader)].map(|(name, p)| {
+            (
+                name,
+                p.size(),
+                p.num_idle(),
+                p.options().get_max_connections(),
+            )
+        })
+    }
+
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.writer.close().await;
