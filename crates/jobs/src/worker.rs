@@ -362,6 +362,9 @@ async fn gauges(queue: Arc<dyn JobQueue>, mut stop: watch::Receiver<bool>) {
             metrics::gauge!("dragoman_jobs", "state" => "delayed").set(c.delayed as f64);
             metrics::gauge!("dragoman_jobs", "state" => "active").set(c.active as f64);
             metrics::gauge!("dragoman_jobs", "state" => "dead").set(c.dead as f64);
+            // The names the alert rules and the CloudWatch EMF lines read (docs/operations.md).
+            metrics::gauge!("dragoman_jobs_depth").set(c.waiting as f64);
+            metrics::gauge!("dragoman_jobs_dead").set(c.dead as f64);
         }
         idle(&mut stop, Duration::from_secs(5)).await;
         if *stop.borrow() {
