@@ -47,6 +47,7 @@ fn main() -> ExitCode {
                 display_name,
                 ..
             }) => commands::create_user(&settings, &email, &role, &display_name).await,
+            Command::Jobs(command) => dragoman::jobs_cli::run(&settings, command).await,
             Command::Healthcheck => Ok(()),
         };
         match result {

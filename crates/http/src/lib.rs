@@ -76,6 +76,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::offers::router())
         .merge(routes::sessions::router())
         .merge(routes::availability::router())
+        .merge(routes::jobs::router())
         .merge(routes::operations::router())
         .split_for_parts()
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod answers;
+mod effects;
 mod explanations;
 mod interpreters;
 mod jobs;

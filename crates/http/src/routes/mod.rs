@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod availability;
 pub mod interpreters;
+pub mod jobs;
 pub mod objects;
 pub mod offers;
 pub mod operations;
