@@ -264,19 +264,17 @@ impl Application {
         tracing::info!(port = self.port(), "Dragoman listening");
         let server = serve(self.listener, dragoman_http::router(self.state), signal);
         tokio::pin!(server);
+        // The users held when the stop began: the connection registry forgets this instance
+        // for every one of them, whichever way the drain ends.
+        let mut held = Vec::new();
         let drained = tokio::select! {
             result = &mut server => { result?; true }
             _ = async {
                 let _ = stopping_rx.await;
                 tracing::info!(timeoutSecs = self.shutdown_timeout.as_secs(), websockets = hub.len(), "Draining");
                 let started = tokio::time::Instant::now();
-                let held = hub.users();
+                held = hub.users();
                 let left = hub.drain(self.shutdown_timeout).await;
-                // This instance holds nobody any more, whatever the connections' own tasks got
-                // to do before the stop.
-                if let Err(e) = registry.release(&instance, &held).await {
-                    tracing::warn!(error = %e, "could not clear this instance from the connection registry");
-                }
                 if left > 0 {
                     tracing::warn!(websockets = left, "WebSockets still open at the drain timeout");
                 }
@@ -285,6 +283,10 @@ impl Application {
         };
         if !drained {
             tracing::warn!("Drain timeout reached; closing remaining connections");
+        }
+        held.extend(hub.users());
+        if let Err(e) = registry.release(&instance, &held).await {
+            tracing::warn!(error = %e, "could not clear this instance from the connection registry");
         }
         let _ = stop_matching.send(true);
         if let Some(worker) = worker {
