@@ -92,31 +92,11 @@ impl Engine {
 }
 
 impl Engine {
-    /// Writes the interpreter's entry in the availability cache, from `record` or, if `None`, a
-    /// fresh read. A failure is logged: the database stays the truth, and the next change or the
-    /// expiry puts the entry right.
-    pub(crate) async fn cache_status(
-        &self,
-        interpreter: UserId,
-        record: Option<&InterpreterRecord>,
-    ) {
-        let Some(cache) = &self.availability else {
+    /// Writes the interpreter's entry in the availability cache from their record. A failure is
+    /// logged: the database stays the truth, and the next change or the expiry puts it right.
+    async fn cache_status(&self, interpreter: UserId, record: Option<&InterpreterRecord>) {
+        let (Some(cache), Some(record)) = (&self.availability, record) else {
             return;
-        };
-        let fetched;
-        let record = match record {
-            Some(r) => r,
-            None => match self.accounts.interpreter(interpreter).await {
-                Ok(Some(r)) => {
-                    fetched = r;
-                    &fetched
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read a status to cache");
-                    return;
-                }
-            },
         };
         let entry = CachedStatus {
             status: record.status.as_str().to_owned(),
@@ -127,6 +107,25 @@ impl Engine {
                 .unwrap_or_default(),
         };
         if let Err(e) = cache.put(interpreter, &entry, AVAILABILITY_TTL).await {
+            tracing::warn!(error = %e, "could not write an interpreter's cached status");
+        }
+    }
+
+    /// Changes only the status of the interpreter's cached entry, keeping its languages: for
+    /// the runner, which must not wait on the database for a mirror.
+    pub(crate) async fn cache_status_only(&self, interpreter: UserId, status: &str) {
+        let Some(cache) = &self.availability else {
+            return;
+        };
+        let result = match cache.get(interpreter).await {
+            Ok(Some(mut entry)) => {
+                entry.status = status.to_owned();
+                cache.put(interpreter, &entry, AVAILABILITY_TTL).await
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "could not write an interpreter's cached status");
         }
     }
