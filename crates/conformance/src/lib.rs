@@ -6,7 +6,9 @@
 //! temporary directory or database alive until the test ends. Writing the suite once is what makes
 //! the embedded and the networked implementations interchangeable rather than merely similar.
 
+pub mod availability;
 pub mod bus;
+pub mod connections;
 pub mod limiter;
 pub mod matching;
 pub mod objects;

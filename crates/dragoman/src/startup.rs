@@ -9,14 +9,17 @@ use dragoman_engine::{Engine, EngineSettings};
 use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::ws::hub::Hub;
 use dragoman_http::{AppState, serve};
-use dragoman_inprocess::{InProcessBus, InProcessLimiter, InProcessPresence};
+use dragoman_inprocess::{
+    InProcessAvailability, InProcessBus, InProcessConnections, InProcessLimiter, InProcessPresence,
+};
 use dragoman_jobs::{SessionSummaryHandler, Worker};
 use dragoman_ports::JobQueue;
 use dragoman_ports::{
-    AttemptLimiter, Bus, Clock, MatchingStore, PresenceRegistry, Store, SystemClock,
+    AttemptLimiter, AvailabilityCache, Bus, Clock, ConnectionRegistry, MatchingStore,
+    PresenceRegistry, Store, SystemClock,
 };
 use dragoman_queue_redis::RedisQueue;
-use dragoman_redis::{RedisBus, RedisLimiter, RedisPresence};
+use dragoman_redis::{RedisAvailability, RedisBus, RedisConnections, RedisLimiter, RedisPresence};
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -140,27 +143,33 @@ impl Application {
         let mut engine_settings = EngineSettings::new(settings.matching);
         engine_settings.tick = settings.match_tick;
         engine_settings.lease_ttl = chrono::TimeDelta::from_std(settings.lease_ttl)?;
-        type Shared = (
-            Arc<dyn Bus>,
-            Arc<dyn AttemptLimiter>,
-            Arc<dyn PresenceRegistry>,
-        );
-        let (bus, limiter, presence): Shared = match &settings.redis {
+        let shared = match &settings.redis {
             Some(redis) => {
                 let (client, manager) = dragoman_redis::connect(&redis.url).await?;
                 let bus = RedisBus::start(client, manager.clone(), &redis.prefix).await?;
-                (
+                Shared {
                     bus,
-                    Arc::new(RedisLimiter::new(manager.clone(), &redis.prefix)),
-                    Arc::new(RedisPresence::new(manager, &redis.prefix)),
-                )
+                    limiter: Arc::new(RedisLimiter::new(manager.clone(), &redis.prefix)),
+                    presence: Arc::new(RedisPresence::new(manager.clone(), &redis.prefix)),
+                    connections: Arc::new(RedisConnections::new(manager.clone(), &redis.prefix)),
+                    availability: Arc::new(RedisAvailability::new(manager, &redis.prefix)),
+                }
             }
-            None => (
-                Arc::new(InProcessBus::new()),
-                Arc::new(InProcessLimiter::new()),
-                Arc::new(InProcessPresence::new()),
-            ),
+            None => Shared {
+                bus: Arc::new(InProcessBus::new()),
+                limiter: Arc::new(InProcessLimiter::new()),
+                presence: Arc::new(InProcessPresence::new()),
+                connections: Arc::new(InProcessConnections::new()),
+                availability: Arc::new(InProcessAvailability::new()),
+            },
         };
+        let Shared {
+            bus,
+            limiter,
+            presence,
+            connections,
+            availability,
+        } = shared;
         let jobs = job_queue(&settings, &store, clock.clone()).await?;
         let engine = Arc::new(
             Engine::new(
@@ -170,7 +179,8 @@ impl Application {
                 clock.clone(),
                 engine_settings,
             )
-            .with_jobs(jobs.clone()),
+            .with_jobs(jobs.clone())
+            .with_availability_cache(availability),
         );
         let hub = Arc::new(Hub::new());
         let state = AppState {
@@ -185,6 +195,7 @@ impl Application {
             bus,
             hub,
             presence,
+            connections,
             ws: settings.ws,
         };
         let address = format!("{}:{}", settings.host, settings.port);
@@ -261,16 +272,22 @@ impl Application {
         });
         let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
         let hub = self.state.hub.clone();
+        let registry = self.state.connections.clone();
+        let instance = self.engine.instance_id().to_owned();
         let presence = tokio::spawn(keep_presence(self.state.clone(), self.engine.clone()));
         tracing::info!(port = self.port(), "Dragoman listening");
         let server = serve(self.listener, dragoman_http::router(self.state), signal);
         tokio::pin!(server);
+        // The users held when the stop began: the connection registry forgets this instance
+        // for every one of them, whichever way the drain ends.
+        let mut held = Vec::new();
         let drained = tokio::select! {
             result = &mut server => { result?; true }
             _ = async {
                 let _ = stopping_rx.await;
                 tracing::info!(timeoutSecs = self.shutdown_timeout.as_secs(), websockets = hub.len(), "Draining");
                 let started = tokio::time::Instant::now();
+                held = hub.users();
                 let left = hub.drain(self.shutdown_timeout).await;
                 if left > 0 {
                     tracing::warn!(websockets = left, "WebSockets still open at the drain timeout");
@@ -280,6 +297,10 @@ impl Application {
         };
         if !drained {
             tracing::warn!("Drain timeout reached; closing remaining connections");
+        }
+        held.extend(hub.users());
+        if let Err(e) = registry.release(&instance, &held).await {
+            tracing::warn!(error = %e, "could not clear this instance from the connection registry");
         }
         let _ = stop_matching.send(true);
         if let Some(summary_relay) = summary_relay {
@@ -302,6 +323,15 @@ impl Application {
     }
 }
 
+/// The ports shared by the instances of a fleet (in process for one instance).
+struct Shared {
+    bus: Arc<dyn Bus>,
+    limiter: Arc<dyn AttemptLimiter>,
+    presence: Arc<dyn PresenceRegistry>,
+    connections: Arc<dyn ConnectionRegistry>,
+    availability: Arc<dyn AvailabilityCache>,
+}
+
 /// Renews the presence marks of this instance's connections and sweeps interpreters whose
 /// marks ran out, until aborted.
 async fn keep_presence(state: AppState, engine: Arc<Engine>) {
@@ -319,6 +349,10 @@ async fn keep_presence(state: AppState, engine: Arc<Engine>) {
                 if let Err(e) = state.presence.touch(&users, grace).await {
                     tracing::warn!(error = %e, "could not renew presence marks");
                 }
+                if let Err(e) = state.connections.hold(engine.instance_id(), &users, grace).await {
+                    tracing::warn!(error = %e, "could not renew connection records");
+                }
+                engine.refresh_cached_status(&users).await;
             }
             _ = sweep.tick() => {
                 if let Err(e) = engine.sweep_presence(state.presence.as_ref()).await {

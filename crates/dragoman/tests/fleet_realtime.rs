@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use common::{Account, Backend, TestApp, expect_problem, settings, spawn_with};
 use dragoman::config::{JwtSecret, RedisSettings};
+use dragoman_domain::UserId;
+use dragoman_ports::{AvailabilityCache, CachedStatus, ConnectionRegistry};
+use dragoman_redis::{RedisAvailability, RedisConnections};
 use dragoman_store_postgres::testing::TestDatabase;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -17,8 +20,16 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn pair() -> (TestApp, TestApp, TestDatabase) {
+    pair_in(&format!("test:{}:", uuid::Uuid::new_v4().simple())).await
+}
+
+fn redis_url() -> String {
+    std::env::var("DRAGOMAN_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+async fn pair_in(prefix: &str) -> (TestApp, TestApp, TestDatabase) {
+    let prefix = prefix.to_owned();
     let db = TestDatabase::create().await.expect("a database");
-    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     let mut apps = Vec::new();
     for _ in 0..2 {
         let (mut s, dir, own) = settings(Backend::PgBouncer).await;
@@ -31,8 +42,7 @@ async fn pair() -> (TestApp, TestApp, TestDatabase) {
         };
         s.jwt_secret = JwtSecret::Given(b"one secret for the whole fleet, 32 bytes+".to_vec());
         s.redis = Some(RedisSettings {
-            url: std::env::var("DRAGOMAN_TEST_REDIS")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+            url: redis_url(),
             prefix: prefix.clone(),
         });
         s.match_tick = Duration::from_millis(100);
@@ -219,4 +229,64 @@ async fn an_interpreter_on_a_stopped_instance_goes_offline_on_the_other() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     b.stop().await;
+}
+
+/// Polls `holders` until it answers `expected` (records change as sockets close).
+async fn wait_holders(registry: &RedisConnections, user: UserId, expected: Vec<String>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let held = registry.holders(user).await.expect("read");
+        if held == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "holders {held:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_seed_cache_and_the_connection_registry_are_in_redis() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (a, b, _db) = pair_in(&prefix).await;
+    let (_, manager) = dragoman_redis::connect(&redis_url()).await.expect("Redis");
+    let cache = RedisAvailability::new(manager.clone(), &prefix);
+    let registry = RedisConnections::new(manager, &prefix);
+
+    let interpreter = a.interpreter_speaking(&["es", "fr"]).await;
+    let id = UserId(interpreter.id.parse().expect("uuid"));
+    let expected = |status: &str| CachedStatus {
+        status: status.to_owned(),
+        languages: vec!["es".to_owned(), "fr".to_owned()],
+    };
+    assert_eq!(
+        cache.get(id).await.expect("read"),
+        Some(expected("available"))
+    );
+    // A change made through the other instance is mirrored too.
+    b.put_as(
+        &interpreter.access,
+        "/v1/interpreters/me/status",
+        &json!({"status": "away"}),
+    )
+    .await;
+    assert_eq!(cache.get(id).await.expect("read"), Some(expected("away")));
+
+    let (on_a, on_b) = (
+        a.engine.instance_id().to_owned(),
+        b.engine.instance_id().to_owned(),
+    );
+    let socket_a = connect(&a, &interpreter).await;
+    let _socket_b = connect(&b, &interpreter).await;
+    let mut both = vec![on_a.clone(), on_b.clone()];
+    both.sort();
+    wait_holders(&registry, id, both).await;
+    drop(socket_a);
+    wait_holders(&registry, id, vec![on_b]).await;
+    // B drains at its stop: nobody is held any more.
+    b.stop().await;
+    wait_holders(&registry, id, Vec::new()).await;
+    a.stop().await;
 }

@@ -395,3 +395,36 @@ async fn interpreters_without_a_connection_for_the_grace_period_go_offline() {
     assert!(app.pending_offers(&never).await.is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_expired_or_foreign_token_gets_401_and_no_socket() {
+    let (mut settings, dir, db) = settings(Backend::Sqlite).await;
+    let secret = b"a websocket test's signing secret, 32+ bytes".to_vec();
+    settings.jwt_secret = dragoman::config::JwtSecret::Given(secret.clone());
+    let app = spawn_with(settings, dir, db).await;
+    let client = app.signup("client").await;
+    let user = dragoman_domain::UserId(client.id.parse().expect("uuid"));
+    let issued_an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let ttl = (Duration::from_secs(900), Duration::from_secs(60));
+    let expired = dragoman_http::auth::Tokens::new(&secret, ttl.0, ttl.1)
+        .issue_access(user, dragoman_domain::Role::Client, issued_an_hour_ago)
+        .expect("signed");
+    let foreign = dragoman_http::auth::Tokens::new(&[7u8; 32], ttl.0, ttl.1)
+        .issue_access(user, dragoman_domain::Role::Client, chrono::Utc::now())
+        .expect("signed");
+    let url = format!("{}/v1/ws", app.base.replace("http://", "ws://"));
+    for token in [expired, foreign] {
+        match tokio_tungstenite::connect_async(format!("{url}?access_token={token}")).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401)
+            }
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+    // The instance still serves the right token.
+    let (ok, _) = tokio_tungstenite::connect_async(format!("{url}?access_token={}", client.access))
+        .await
+        .expect("upgraded");
+    drop(ok);
+    app.stop().await;
+}

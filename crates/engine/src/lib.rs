@@ -74,6 +74,9 @@ pub struct Engine {
     pub(crate) leases: Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
     /// Where follow-up work goes (the post-session summary); `None`: no durable queue here.
     pub(crate) jobs: Option<Arc<dyn dragoman_ports::JobQueue>>,
+    /// Where each interpreter's status and languages are mirrored for readers outside the
+    /// database (`interpreter:{id}:status`); `None`: nowhere.
+    pub(crate) availability: Option<Arc<dyn dragoman_ports::AvailabilityCache>>,
 }
 
 impl Engine {
@@ -96,6 +99,7 @@ impl Engine {
             availability_dirty: Mutex::new(HashSet::new()),
             leases: Mutex::new(std::collections::HashMap::new()),
             jobs: None,
+            availability: None,
         }
     }
 
@@ -103,6 +107,20 @@ impl Engine {
     pub fn with_jobs(mut self, jobs: Option<Arc<dyn dragoman_ports::JobQueue>>) -> Self {
         self.jobs = jobs;
         self
+    }
+
+    /// Gives the engine an availability cache to keep each interpreter's entry in.
+    pub fn with_availability_cache(
+        mut self,
+        cache: Arc<dyn dragoman_ports::AvailabilityCache>,
+    ) -> Self {
+        self.availability = Some(cache);
+        self
+    }
+
+    /// This instance's name (in leases and the connection registry; unique per process).
+    pub fn instance_id(&self) -> &str {
+        &self.settings.instance_id
     }
 
     pub fn config(&self) -> &MatchingConfig {

@@ -146,6 +146,8 @@ impl Engine {
                 },
                 None,
             );
+            self.cache_status_only(offer.interpreter_id, "reserved")
+                .await;
             if let Some(record) = self.store.request(offer.request_id).await? {
                 let view = self.request_view(&record).await?;
                 self.request_updated(record.request.client_id, &view, now);

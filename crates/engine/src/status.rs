@@ -3,6 +3,7 @@
 use dragoman_domain::matching::RescindReason;
 use dragoman_domain::{InterpreterStatus, StatusChangeError, UserId};
 use dragoman_ports::matching::SetStatusOutcome;
+use dragoman_ports::{AVAILABILITY_TTL, CachedStatus, InterpreterRecord};
 
 use crate::views::StatusView;
 use crate::{Engine, EngineError};
@@ -77,16 +78,65 @@ impl Engine {
     /// A status change may let waiting requests of the interpreter's languages be offered, and
     /// changes those languages' availability.
     async fn after_status_change(&self, interpreter: UserId) {
-        let languages = match self.accounts.interpreter(interpreter).await {
-            Ok(Some(record)) => record
-                .profile
-                .map(|p| p.languages().iter().map(|l| l.code).collect::<Vec<_>>())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
+        let record = self.accounts.interpreter(interpreter).await.ok().flatten();
+        self.cache_status(interpreter, record.as_ref()).await;
+        let languages = record
+            .and_then(|r| r.profile)
+            .map(|p| p.languages().iter().map(|l| l.code).collect::<Vec<_>>())
+            .unwrap_or_default();
         for language in languages {
             self.nudge(language);
             self.availability_touched(language);
+        }
+    }
+}
+
+impl Engine {
+    /// Writes the interpreter's entry in the availability cache from their record. A failure is
+    /// logged: the database stays the truth, and the next change or the expiry puts it right.
+    async fn cache_status(&self, interpreter: UserId, record: Option<&InterpreterRecord>) {
+        let (Some(cache), Some(record)) = (&self.availability, record) else {
+            return;
+        };
+        let entry = CachedStatus {
+            status: record.status.as_str().to_owned(),
+            languages: record
+                .profile
+                .as_ref()
+                .map(|p| p.languages().iter().map(|l| l.code.to_string()).collect())
+                .unwrap_or_default(),
+        };
+        if let Err(e) = cache.put(interpreter, &entry, AVAILABILITY_TTL).await {
+            tracing::warn!(error = %e, "could not write an interpreter's cached status");
+        }
+    }
+
+    /// Changes only the status of the interpreter's cached entry, keeping its languages: for
+    /// the runner, which must not wait on the database for a mirror.
+    pub(crate) async fn cache_status_only(&self, interpreter: UserId, status: &str) {
+        let Some(cache) = &self.availability else {
+            return;
+        };
+        let result = match cache.get(interpreter).await {
+            Ok(Some(mut entry)) => {
+                entry.status = status.to_owned();
+                cache.put(interpreter, &entry, AVAILABILITY_TTL).await
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not write an interpreter's cached status");
+        }
+    }
+
+    /// The heartbeat: renews the cached entries of `interpreters` (this instance's connected
+    /// users; entries exist for interpreters only).
+    pub async fn refresh_cached_status(&self, users: &[UserId]) {
+        if let Some(cache) = &self.availability
+            && let Err(e) = cache.refresh(users, AVAILABILITY_TTL).await
+        {
+            tracing::warn!(error = %e, "could not renew cached statuses");
         }
     }
 }

@@ -56,5 +56,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Who is connected somewhere in the fleet.
     pub presence: Arc<dyn PresenceRegistry>,
+    /// Which instances hold which users' WebSockets.
+    pub connections: Arc<dyn dragoman_ports::ConnectionRegistry>,
     pub ws: WsSettings,
 }

@@ -4,8 +4,10 @@
 //! fleet of instances), and one conformance suite (the `dragoman-conformance` crate) that both
 //! must pass. Delivery code only ever holds `Arc<dyn Port>`, chosen once at start-up.
 
+pub mod availability;
 pub mod bus;
 pub mod clock;
+pub mod connections;
 pub mod limiter;
 pub mod matching;
 pub mod objects;
@@ -13,8 +15,10 @@ pub mod presence;
 pub mod queue;
 pub mod store;
 
+pub use availability::{AVAILABILITY_TTL, AvailabilityCache, CachedStatus};
 pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use connections::ConnectionRegistry;
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
 pub use objects::{

@@ -105,6 +105,14 @@ pub async fn upgrade(
     {
         tracing::warn!(error = %e, "could not mark a connection present");
     }
+    let instance = state.engine.instance_id().to_owned();
+    if let Err(e) = state
+        .connections
+        .hold(&instance, &[caller.id], settings.presence_grace)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record a connection in the registry");
+    }
     let hub = state.hub.clone();
     let on_failed = hub.clone();
     let connection = move |socket| {
@@ -116,8 +124,18 @@ pub async fn upgrade(
             clock: state.clock.clone(),
             settings,
         };
-        // Its own task, so the upgrade's state is freed as soon as this returns.
-        tokio::spawn(connection.run());
+        let (hub, registry, user) = (state.hub.clone(), state.connections.clone(), caller.id);
+        // Its own task, so the upgrade's state is freed as soon as this returns. When the
+        // user's last connection here ends, the registry forgets this instance for them (a
+        // connection opening meanwhile is recorded again at the next renewal).
+        tokio::spawn(async move {
+            connection.run().await;
+            if !hub.holds(user)
+                && let Err(e) = registry.release(&instance, &[user]).await
+            {
+                tracing::warn!(error = %e, "could not remove a connection from the registry");
+            }
+        });
         async {}
     };
     Ok(upgrade
