@@ -7,6 +7,7 @@
 //! the embedded and the networked implementations interchangeable rather than merely similar.
 
 pub mod bus;
+pub mod files;
 pub mod limiter;
 pub mod matching;
 pub mod objects;

@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod files;
 pub mod limiter;
 pub mod matching;
 pub mod objects;
@@ -15,6 +16,7 @@ pub mod store;
 
 pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use files::{AvatarUpload, DocumentRecord, DocumentStatus, FileStore};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
 pub use objects::{
