@@ -8,9 +8,9 @@ use anyhow::Context;
 use dragoman_engine::{Engine, EngineSettings};
 use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::ws::hub::Hub;
-use dragoman_http::{AppState, serve};
+use dragoman_http::{AppState, FilesState, serve};
 use dragoman_inprocess::{InProcessBus, InProcessLimiter, InProcessPresence};
-use dragoman_jobs::{SessionSummaryHandler, Worker};
+use dragoman_jobs::{SessionSummaryHandler, UploadSweepHandler, Worker};
 use dragoman_ports::JobQueue;
 use dragoman_ports::{
     AttemptLimiter, Bus, Clock, MatchingStore, PresenceRegistry, Store, SystemClock,
@@ -64,6 +64,13 @@ impl StoreBackend {
     }
 
     pub fn as_matching(&self) -> Arc<dyn MatchingStore> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    pub fn as_files(&self) -> Arc<dyn dragoman_ports::FileStore> {
         match self {
             Self::Sqlite(s) => Arc::new(s.clone()),
             Self::Postgres(s) => Arc::new(s.clone()),
@@ -168,6 +175,14 @@ impl Application {
             )
             .with_jobs(jobs.clone()),
         );
+        let objects = crate::objects::open(&settings, &secret, clock.clone())?;
+        let files = FilesState {
+            objects: objects.storage,
+            records: store.as_files(),
+            jobs: jobs.clone(),
+            local: objects.local,
+            abandon_after: settings.upload_abandon_after,
+        };
         let hub = Arc::new(Hub::new());
         let state = AppState {
             engine: engine.clone(),
@@ -182,6 +197,7 @@ impl Application {
             hub,
             presence,
             ws: settings.ws,
+            files,
         };
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&address)
@@ -242,6 +258,11 @@ impl Application {
             Worker::new(queue, self.state.clock.clone())
                 .handle(Arc::new(SessionSummaryHandler::new(
                     self.store.as_effects(),
+                )))
+                .handle(Arc::new(UploadSweepHandler::new(
+                    self.store.as_files(),
+                    self.store.as_port(),
+                    self.state.files.objects.clone(),
                 )))
                 .start()
         });

@@ -9,8 +9,10 @@
 
 mod policy;
 mod summary;
+mod uploads;
 mod worker;
 
 pub use policy::{Policy, backoff};
 pub use summary::{SESSION_SUMMARY, SessionSummaryHandler, session_summary_job};
+pub use uploads::UploadSweepHandler;
 pub use worker::{Handler, Worker, WorkerHandle};

@@ -113,3 +113,39 @@ pub trait FileStore: Send + Sync + std::fmt::Debug {
     /// Forgets the user's upload in progress if it is still `key`; whether it did.
     async fn drop_avatar_upload(&self, user_id: UserId, key: &str) -> Result<bool, StoreError>;
 }
+
+/// The job type that removes an upload never completed.
+pub const UPLOAD_SWEEP: &str = "upload.sweep";
+
+/// An upload handed out, as the sweep job sees it: what to check and what to remove.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "target", rename_all = "snake_case")]
+pub enum PendingUpload {
+    Avatar {
+        user_id: Uuid,
+        key: String,
+    },
+    Document {
+        session_id: Uuid,
+        document_id: Uuid,
+        key: String,
+    },
+}
+
+impl PendingUpload {
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Avatar { key, .. } | Self::Document { key, .. } => key,
+        }
+    }
+
+    /// The sweep job for this upload, due at `run_at`; one per object key.
+    pub fn sweep_job(&self, run_at: DateTime<Utc>) -> crate::NewJob {
+        crate::NewJob::new(
+            UPLOAD_SWEEP,
+            format!("{UPLOAD_SWEEP}:{}", self.key()),
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        )
+        .at(run_at)
+    }
+}

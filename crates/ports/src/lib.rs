@@ -16,7 +16,9 @@ pub mod store;
 
 pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use files::{AvatarUpload, DocumentRecord, DocumentStatus, FileStore};
+pub use files::{
+    AvatarUpload, DocumentRecord, DocumentStatus, FileStore, PendingUpload, UPLOAD_SWEEP,
+};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
 pub use objects::{
