@@ -175,6 +175,18 @@ impl Application {
             )
             .with_jobs(jobs.clone()),
         );
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        // PORT=0 picks a free port: the default PUBLIC_URL then names the port actually bound, so
+        // that the URLs of the embedded storage reach this server.
+        let mut settings = settings;
+        if settings.port == 0 && settings.public_url.ends_with(":0") {
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            let base = settings.public_url.trim_end_matches(":0").to_owned();
+            settings.public_url = format!("{base}:{port}");
+        }
         let objects = crate::objects::open(&settings, &secret, clock.clone())?;
         let files = FilesState {
             objects: objects.storage,
@@ -199,10 +211,6 @@ impl Application {
             ws: settings.ws,
             files,
         };
-        let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("listening on {address}"))?;
         Ok(Self {
             listener,
             state,
