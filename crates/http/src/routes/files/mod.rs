@@ -165,8 +165,8 @@ pub(crate) enum Unverified {
     Wrong(String),
 }
 
-/// Checks that storage holds at `key` exactly what was declared. An object that is there but
-/// wrong is removed: nothing unverified stays visible.
+/// Checks that storage holds at `key` exactly what was declared, and if so settles it. An
+/// object that is there but wrong is removed: nothing unverified stays visible.
 pub(crate) async fn verify(
     objects: &dyn ObjectStorage,
     key: &ObjectKey,
@@ -196,7 +196,11 @@ pub(crate) async fn verify(
             .then(|| format!("the file's content is not {content_type}"))
     };
     match wrong {
-        None => Ok(Ok(())),
+        None => {
+            // Kept from now on: in S3, the lifecycle rule for abandoned uploads stops applying.
+            objects.settle(key).await?;
+            Ok(Ok(()))
+        }
         Some(why) => {
             objects.delete(key).await?;
             Ok(Err(Unverified::Wrong(why)))
