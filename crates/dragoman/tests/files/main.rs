@@ -8,6 +8,7 @@ mod support;
 
 mod assets;
 mod avatar;
+mod config;
 mod documents;
 mod s3;
 mod sweep;
