@@ -165,16 +165,6 @@ impl Application {
             ),
         };
         let jobs = job_queue(&settings, &store, clock.clone()).await?;
-        let engine = Arc::new(
-            Engine::new(
-                store.as_matching(),
-                store.as_port(),
-                bus.clone(),
-                clock.clone(),
-                engine_settings,
-            )
-            .with_jobs(jobs.clone()),
-        );
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&address)
             .await
@@ -188,6 +178,17 @@ impl Application {
             settings.public_url = format!("{base}:{port}");
         }
         let objects = crate::objects::open(&settings, &secret, clock.clone())?;
+        let engine = Arc::new(
+            Engine::new(
+                store.as_matching(),
+                store.as_port(),
+                bus.clone(),
+                clock.clone(),
+                engine_settings,
+            )
+            .with_jobs(jobs.clone())
+            .with_objects(objects.storage.clone()),
+        );
         let files = FilesState {
             objects: objects.storage,
             records: store.as_files(),

@@ -73,6 +73,8 @@ pub struct Engine {
     pub(crate) leases: Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
     /// Where follow-up work goes (the post-session summary); `None`: no durable queue here.
     pub(crate) jobs: Option<Arc<dyn dragoman_ports::JobQueue>>,
+    /// Signs the avatar URLs of `request.matched` (none: `avatar_url` is null).
+    pub(crate) objects: Option<Arc<dyn dragoman_ports::ObjectStorage>>,
 }
 
 impl Engine {
@@ -95,6 +97,7 @@ impl Engine {
             availability_dirty: Mutex::new(HashSet::new()),
             leases: Mutex::new(std::collections::HashMap::new()),
             jobs: None,
+            objects: None,
         }
     }
 
@@ -102,6 +105,28 @@ impl Engine {
     pub fn with_jobs(mut self, jobs: Option<Arc<dyn dragoman_ports::JobQueue>>) -> Self {
         self.jobs = jobs;
         self
+    }
+
+    /// The storage that signs avatar download URLs in the events the engine publishes.
+    pub fn with_objects(mut self, objects: Arc<dyn dragoman_ports::ObjectStorage>) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// A download URL for `user`'s avatar, valid 300 s, if they have one.
+    pub(crate) async fn avatar_url(&self, user: &dragoman_domain::User) -> Option<String> {
+        let objects = self.objects.as_ref()?;
+        let key = dragoman_ports::ObjectKey::parse(user.avatar_key.as_deref()?).ok()?;
+        match objects
+            .presign_get(&key, dragoman_ports::objects::URL_LIFETIME)
+            .await
+        {
+            Ok(request) => Some(request.url),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not sign an avatar URL");
+                None
+            }
+        }
     }
 
     pub fn config(&self) -> &MatchingConfig {

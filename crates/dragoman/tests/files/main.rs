@@ -10,5 +10,6 @@ mod assets;
 mod avatar;
 mod config;
 mod documents;
+mod matched;
 mod s3;
 mod sweep;
