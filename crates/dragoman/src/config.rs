@@ -43,6 +43,9 @@ pub enum Command {
     /// App assets served at GET /v1/assets/{path}.
     #[command(subcommand)]
     Assets(AssetsCommand),
+    /// The durable job queue: list, replay and purge dead-lettered jobs.
+    #[command(subcommand)]
+    Jobs(crate::jobs_cli::JobsCommand),
     /// Exit 0 if the server on PORT answers GET /health with 200, else 1 (for container health
     /// checks, which have no curl in a minimal image).
     Healthcheck,

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
                 path,
                 content_type,
             }) => commands::put_asset(&settings, &file, &path, content_type.as_deref()).await,
+            Command::Jobs(command) => dragoman::jobs_cli::run(&settings, command).await,
             Command::Healthcheck => Ok(()),
         };
         match result {

@@ -27,6 +27,10 @@ use crate::secret;
 /// Access tokens live 15 minutes; a refresh token 30 days.
 const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often the session-summary outbox is relayed, and how old an owed summary must be first
+/// (the engine enqueues right after the session's end; the relay is for the enqueues lost).
+const SUMMARY_RELAY_EVERY: Duration = Duration::from_secs(30);
+const SUMMARY_RELAY_GRACE: Duration = Duration::from_secs(60);
 
 /// A store of either kind, kept concrete so it can be closed cleanly at the end.
 #[derive(Debug, Clone)]
@@ -275,6 +279,16 @@ impl Application {
                 )))
                 .start()
         });
+        // Summaries a crash kept from the queue: docs/jobs.md, the outbox.
+        let summary_relay = self.jobs.clone().map(|queue| {
+            dragoman_jobs::spawn_summary_relay(
+                self.store.as_effects(),
+                queue,
+                self.state.clock.clone(),
+                SUMMARY_RELAY_EVERY,
+                SUMMARY_RELAY_GRACE,
+            )
+        });
         let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
         let hub = self.state.hub.clone();
         let presence = tokio::spawn(keep_presence(self.state.clone(), self.engine.clone()));
@@ -298,6 +312,9 @@ impl Application {
             tracing::warn!("Drain timeout reached; closing remaining connections");
         }
         let _ = stop_matching.send(true);
+        if let Some(summary_relay) = summary_relay {
+            summary_relay.abort();
+        }
         if let Some(worker) = worker {
             worker.stop().await;
         }

@@ -80,6 +80,8 @@ async fn every_documented_operation_is_in_the_contract() {
         ("get", "/v1/admin/overview"),
         ("get", "/v1/availability"),
         ("get", "/v1/admin/requests/{id}/explanation"),
+        ("get", "/v1/admin/jobs"),
+        ("post", "/v1/admin/jobs/{id}/retry"),
     ] {
         assert!(
             served.contains(&(must.0.to_owned(), must.1.to_owned())),

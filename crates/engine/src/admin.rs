@@ -48,7 +48,7 @@ pub struct Overview {
     pub match_time_last_hour: MatchTimes,
     /// Over the last hour, per language.
     pub match_time_last_hour_by_language: BTreeMap<String, MatchTimes>,
-    /// Dead-lettered jobs; null until the job queue exists (timers are database columns today).
+    /// Dead-lettered jobs; null when this configuration has no job queue or it cannot be reached.
     pub dead_jobs: Option<u64>,
 }
 
@@ -98,7 +98,7 @@ impl Engine {
                 .into_iter()
                 .map(|(l, v)| (l, MatchTimes::of(v)))
                 .collect(),
-            dead_jobs: None,
+            dead_jobs: self.dead_jobs().await,
         })
     }
 

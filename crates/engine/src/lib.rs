@@ -11,6 +11,7 @@ mod answers;
 mod error;
 mod events;
 pub mod gauges;
+pub mod jobs;
 mod requests;
 pub mod runner;
 mod sessions;

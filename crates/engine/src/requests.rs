@@ -9,7 +9,7 @@ use dragoman_domain::matching::{
 use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{
-    CancelOutcome, CreateRequestOutcome, IdempotencyKey, RequestRecord,
+    CancelOutcome, CreateRequestOutcome, IdempotencyKey, LanguageLoad, RequestRecord,
 };
 use uuid::Uuid;
 
@@ -163,15 +163,25 @@ impl Engine {
         language: LanguageCode,
         position: u32,
     ) -> Result<Option<i64>, EngineError> {
+        let load = self.store.language_load(language).await?;
+        self.estimate_with(&load, position).await
+    }
+
+    /// The same, with the language's load already read.
+    async fn estimate_with(
+        &self,
+        load: &LanguageLoad,
+        position: u32,
+    ) -> Result<Option<i64>, EngineError> {
+        // With nobody online there is no estimate (see `estimate_wait`): skip the history.
+        if load.online == 0 && load.available == 0 {
+            return Ok(None);
+        }
         let now = self.clock.now();
-        let load = self
+        let recent = self
             .store
-            .language_loads()
-            .await?
-            .into_iter()
-            .find(|l| l.language == language);
-        let Some(load) = load else { return Ok(None) };
-        let recent = self.store.recent_activity(language, now - RECENT).await?;
+            .recent_activity(load.language, now - RECENT)
+            .await?;
         let inputs = WaitInputs {
             queue_position: position,
             available: load.available,
@@ -218,7 +228,7 @@ impl Engine {
     pub async fn availability(&self) -> Result<Vec<LanguageAvailability>, EngineError> {
         let mut out = Vec::new();
         for load in self.store.language_loads().await? {
-            let estimate = self.estimate(load.language, load.waiting + 1).await?;
+            let estimate = self.estimate_with(&load, load.waiting + 1).await?;
             out.push(LanguageAvailability {
                 code: load.language.to_string(),
                 available: load.available,
@@ -235,18 +245,12 @@ impl Engine {
     pub(crate) async fn announce_availability(&self, language: LanguageCode) {
         let now = self.clock.now();
         let entry = async {
-            let load = self
-                .store
-                .language_loads()
-                .await?
-                .into_iter()
-                .find(|l| l.language == language);
-            let (available, waiting) = load.map(|l| (l.available, l.waiting)).unwrap_or((0, 0));
-            let estimated_wait_s = self.estimate(language, waiting + 1).await?;
+            let load = self.store.language_load(language).await?;
+            let estimated_wait_s = self.estimate_with(&load, load.waiting + 1).await?;
             Ok::<_, EngineError>(LanguageAvailability {
                 code: language.to_string(),
-                available,
-                waiting,
+                available: load.available,
+                waiting: load.waiting,
                 estimated_wait_s,
             })
         };

@@ -30,18 +30,39 @@ impl Engine {
                 _ = self.wake.notified() => {
                     let languages: Vec<LanguageCode> =
                         self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-                    for language in languages {
-                        self.log_failure("matching", self.round(language).await);
-                    }
+                    self.clone().rounds_of(languages).await;
                 }
                 _ = tick.tick() => {
                     self.log_failure("timers", self.sweep().await);
-                    self.log_failure("matching", self.rounds().await);
+                    match self.store.languages_waiting().await {
+                        Ok(languages) => self.clone().rounds_of(languages).await,
+                        Err(e) => self.log_failure("matching", Err::<(), _>(e.into())),
+                    }
                     self.announce_touched().await;
                 }
             }
         }
         tracing::info!("Matching stopped");
+    }
+
+    /// One round for each of `languages`, all at once: languages share nothing but the store,
+    /// whose conditional claims settle an interpreter wanted by two languages' rounds.
+    async fn rounds_of(self: Arc<Self>, languages: Vec<LanguageCode>) {
+        if let [language] = languages[..] {
+            self.log_failure("matching", self.round(language).await);
+            return;
+        }
+        let mut rounds = tokio::task::JoinSet::new();
+        for language in languages {
+            let engine = self.clone();
+            rounds.spawn(async move { engine.round(language).await });
+        }
+        while let Some(done) = rounds.join_next().await {
+            match done {
+                Ok(result) => self.log_failure("matching", result),
+                Err(e) => tracing::error!(error = %e, "A matching round panicked"),
+            }
+        }
     }
 
     fn log_failure<T>(&self, what: &str, result: Result<T, EngineError>) {

@@ -80,6 +80,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::files::router())
         .merge(routes::assets::router())
         .merge(routes::availability::router())
+        .merge(routes::jobs::router())
         .merge(routes::operations::router())
         .split_for_parts()
 }

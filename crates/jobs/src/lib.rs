@@ -7,11 +7,13 @@
 //! handler writes its effect through a store method that records the job's key in the same
 //! transaction ([`dragoman_ports::JobEffects`]), which makes the effect exactly once.
 
+mod outbox;
 mod policy;
 mod summary;
 mod uploads;
 mod worker;
 
+pub use outbox::{relay_owed_summaries, spawn_summary_relay};
 pub use policy::{Policy, backoff};
 pub use summary::{SESSION_SUMMARY, SessionSummaryHandler, session_summary_job};
 pub use uploads::UploadSweepHandler;

@@ -131,6 +131,7 @@ async fn serve_type(
 ) {
     let kind = handler.kind().to_owned();
     let policy = handler.policy();
+    let metrics = TypeMetrics::of(&kind);
     let visibility = TimeDelta::from_std(policy.visibility).unwrap_or(TimeDelta::seconds(60));
     let slots = Arc::new(Semaphore::new(policy.concurrency.max(1)));
     let in_flight: InFlight = Arc::default();
@@ -178,6 +179,7 @@ async fn serve_type(
                 worker.clone(),
                 handler.clone(),
                 policy,
+                metrics.clone(),
                 job,
                 ack.clone(),
                 in_flight.clone(),
@@ -226,21 +228,40 @@ async fn acknowledge(queue: Arc<dyn JobQueue>, mut acks: mpsc::UnboundedReceiver
     }
 }
 
+/// One job type's metrics, registered once: looking a metric up by its labels for every job
+/// would cost more than a small job itself.
+#[derive(Clone)]
+struct TypeMetrics {
+    wait: metrics::Histogram,
+    processed: metrics::Counter,
+    failed: metrics::Counter,
+}
+
+impl TypeMetrics {
+    fn of(kind: &str) -> Self {
+        Self {
+            wait: metrics::histogram!("dragoman_job_wait_seconds", "kind" => kind.to_owned()),
+            processed: metrics::counter!("dragoman_jobs_processed_total", "kind" => kind.to_owned()),
+            failed: metrics::counter!("dragoman_jobs_failed_total", "kind" => kind.to_owned()),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_one(
     worker: Arc<Worker>,
     handler: Arc<dyn Handler>,
     policy: Policy,
+    metrics: TypeMetrics,
     job: Delivery,
     ack: mpsc::UnboundedSender<Delivery>,
     in_flight: InFlight,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
-    let kind = job.kind.clone();
     let waited = (worker.clock.now() - job.due_at)
         .num_microseconds()
         .unwrap_or(0);
-    metrics::histogram!("dragoman_job_wait_seconds", "kind" => kind.clone())
-        .record(waited.max(0) as f64 / 1e6);
+    metrics.wait.record(waited.max(0) as f64 / 1e6);
     let outcome = if job.attempt > policy.max_attempts {
         Err(format!(
             "gave up after {} runs: the workers running it died or hung past the visibility timeout",
@@ -251,46 +272,41 @@ async fn run_one(
     };
     match outcome {
         Ok(()) => {
-            metrics::counter!("dragoman_jobs_processed_total", "kind" => kind).increment(1);
+            metrics.processed.increment(1);
             lock(&in_flight).remove(&job.receipt);
             let _ = ack.send(job);
         }
         Err(error) => {
-            metrics::counter!("dragoman_jobs_failed_total", "kind" => kind.clone()).increment(1);
+            metrics.failed.increment(1);
             settle_failure(&worker, &policy, &job, &error).await;
             lock(&in_flight).remove(&job.receipt);
         }
     }
 }
 
-/// Runs the handler in a task of its own, so that a panic or a hang is this job's failure and
-/// not the worker's.
+/// Runs the handler with its panics caught and its time bounded, so that a panic or a hang is
+/// this job's failure and not the worker's (a hung handler's future is dropped at the timeout).
+/// The job already runs in a task of its own; a second task per job would double the cost of a
+/// small job.
 async fn run_guarded(
     handler: Arc<dyn Handler>,
     job: &Delivery,
     timeout: Duration,
 ) -> Result<(), String> {
-    let owned = job.clone();
-    let mut run = tokio::spawn(async move { handler.run(&owned).await });
-    tokio::select! {
-        joined = &mut run => match joined {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("{e:#}")),
-            Err(e) if e.is_panic() => {
-                let panic = e.into_panic();
-                let text = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-text panic".to_owned());
-                Err(format!("handler panicked: {text}"))
-            }
-            Err(_) => Err("handler was cancelled".to_owned()),
-        },
-        _ = tokio::time::sleep(timeout) => {
-            run.abort();
-            Err(format!("timed out after {} ms", timeout.as_millis()))
+    use futures::FutureExt;
+    let run = std::panic::AssertUnwindSafe(handler.run(job)).catch_unwind();
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("{e:#}")),
+        Ok(Err(panic)) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic".to_owned());
+            Err(format!("handler panicked: {text}"))
         }
+        Err(_) => Err(format!("timed out after {} ms", timeout.as_millis())),
     }
 }
 

@@ -331,6 +331,10 @@ pub trait MatchingStore: Send + Sync + std::fmt::Debug {
     /// Every language with an interpreter or an open request.
     async fn language_loads(&self) -> Result<Vec<LanguageLoad>, StoreError>;
 
+    /// The load of one language (zeros when it has no interpreter and no open request): what
+    /// one wait estimate reads, through the language's indexes rather than over every language.
+    async fn language_load(&self, language: LanguageCode) -> Result<LanguageLoad, StoreError>;
+
     async fn recent_activity(
         &self,
         language: LanguageCode,

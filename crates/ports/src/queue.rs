@@ -222,4 +222,14 @@ pub trait JobEffects: Send + Sync + std::fmt::Debug {
 
     /// How many session summaries exist (tests and the crash test count effects with it).
     async fn session_summary_count(&self) -> Result<u64, crate::StoreError>;
+
+    /// The summaries owed: sessions that ended before `ended_before` and have no summary yet,
+    /// oldest first, at most `limit`. Ending a session writes its outbox row in the same
+    /// transaction; writing its summary deletes it. A relay enqueues these again, so a crash
+    /// between a session's end and the enqueue of its summary delays the summary, never loses it.
+    async fn owed_session_summaries(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionSummary>, crate::StoreError>;
 }

@@ -1,6 +1,8 @@
 //! Job effects on PostgreSQL: each effect commits with its job key's row in `job_runs`.
 
+use chrono::{DateTime, Utc};
 use dragoman_ports::{JobEffects, SessionSummary, StoreError};
+use sqlx::Row;
 
 use crate::{PgStore, db_error};
 
@@ -12,6 +14,12 @@ impl JobEffects for PgStore {
         summary: &SessionSummary,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
+        // Whether or not this run writes it, the summary is no longer owed.
+        self.q("DELETE FROM session_summary_outbox WHERE session_id = $1")
+            .bind(summary.session_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         let ran = self
             .q("INSERT INTO job_runs (run_key) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(run_key.to_owned())
@@ -19,7 +27,7 @@ impl JobEffects for PgStore {
             .await
             .map_err(db_error)?;
         if ran.rows_affected() == 0 {
-            tx.rollback().await.map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
             return Ok(false);
         }
         self.q("INSERT INTO session_summaries
@@ -47,5 +55,39 @@ impl JobEffects for PgStore {
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn owed_session_summaries(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows = self
+            .q(
+                "SELECT s.id, s.language, s.started_at, o.ended_at, s.match_time_ms
+                FROM session_summary_outbox o JOIN sessions s ON s.id = o.session_id
+                WHERE o.ended_at < $1 ORDER BY o.ended_at LIMIT $2",
+            )
+            .bind(ended_before)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let started_at: DateTime<Utc> = row.try_get("started_at").map_err(db_error)?;
+                let ended_at: DateTime<Utc> = row.try_get("ended_at").map_err(db_error)?;
+                Ok(SessionSummary {
+                    session_id: row.try_get("id").map_err(db_error)?,
+                    language: row.try_get("language").map_err(db_error)?,
+                    started_at,
+                    ended_at,
+                    duration_ms: (ended_at - started_at).num_milliseconds(),
+                    match_time_ms: row.try_get("match_time_ms").map_err(db_error)?,
+                })
+            })
+            .collect()
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_ports::{
-    Clock, Delivery, Enqueued, JobEffects, JobQueue, JobRecord, JobState, NewJob, QueueCounts,
-    QueueError, SessionSummary, StoreError,
+    Clock, Delivery, Enqueued, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
+    StoreError,
 };
 use sqlx::{Row, SqlitePool};
 
@@ -323,51 +323,4 @@ fn receipt(job: &Delivery) -> Result<(i64, i64), QueueError> {
         seq.parse().map_err(|_| bad())?,
         lease.parse().map_err(|_| bad())?,
     ))
-}
-
-#[async_trait::async_trait]
-impl JobEffects for SqliteStore {
-    async fn record_session_summary(
-        &self,
-        run_key: &str,
-        summary: &SessionSummary,
-    ) -> Result<bool, StoreError> {
-        let mut tx = begin_write(&self.writer).await?;
-        let ran = sqlx::query(
-            "INSERT INTO job_runs (run_key, ran_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(run_key)
-        .bind(micros(Utc::now()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if ran.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO session_summaries
-                 (session_id, language, started_at, ended_at, duration_ms, match_time_ms, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(summary.session_id)
-        .bind(&summary.language)
-        .bind(micros(summary.started_at))
-        .bind(micros(summary.ended_at))
-        .bind(summary.duration_ms)
-        .bind(summary.match_time_ms)
-        .bind(micros(Utc::now()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(true)
-    }
-
-    async fn session_summary_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM session_summaries")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_error)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
 }

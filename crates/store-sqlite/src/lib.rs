@@ -7,6 +7,7 @@
 
 mod accounts;
 mod answers;
+mod effects;
 mod explanations;
 mod files;
 mod interpreters;

@@ -183,6 +183,10 @@ impl MatchingStore for SqliteStore {
         stats::language_loads(&self.reader).await
     }
 
+    async fn language_load(&self, language: LanguageCode) -> Result<LanguageLoad, StoreError> {
+        stats::language_load(&self.reader, language).await
+    }
+
     async fn recent_activity(
         &self,
         language: LanguageCode,

@@ -123,6 +123,16 @@ pub(crate) async fn end(
     }
     let talk = ended.duration().unwrap_or_default();
     presence::count_today(&mut tx, interpreter, now, 0, talk).await?;
+    // The summary this end owes, in the same transaction (docs/jobs.md, the outbox).
+    sqlx::query(
+        "INSERT INTO session_summary_outbox (session_id, ended_at) VALUES (?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id.0)
+    .bind(micros(ended_at))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
     Ok(SessionOutcome::Done(ended))
 }

@@ -51,6 +51,34 @@ pub(crate) async fn language_loads(pool: &SqlitePool) -> Result<Vec<LanguageLoad
     .collect()
 }
 
+/// One language's load, by the language's indexes.
+pub(crate) async fn language_load(
+    pool: &SqlitePool,
+    language: LanguageCode,
+) -> Result<LanguageLoad, StoreError> {
+    let row = sqlx::query(
+        "SELECT
+             (SELECT COALESCE(SUM(i.status = 'available'), 0)
+              FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+              WHERE l.code = ?1) AS available,
+             (SELECT COALESCE(SUM(i.status IN ('available', 'reserved', 'busy', 'wrap_up')), 0)
+              FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+              WHERE l.code = ?1) AS online,
+             (SELECT COUNT(*) FROM requests
+              WHERE language = ?1 AND status IN ('queued', 'offered')) AS waiting",
+    )
+    .bind(language.as_str())
+    .fetch_one(pool)
+    .await
+    .map_err(db_error)?;
+    Ok(LanguageLoad {
+        language,
+        available: rows::count(&row, "available")?,
+        online: rows::count(&row, "online")?,
+        waiting: rows::count(&row, "waiting")?,
+    })
+}
+
 /// Sessions of the language that ended since `since`, and offers of it made since then.
 pub(crate) async fn recent_activity(
     pool: &SqlitePool,

@@ -60,6 +60,20 @@ pub async fn language_loads_count_interpreters_and_waiting_requests(
             load("it", 0, 1, 0),
         ]
     );
+    for expected in &loads {
+        let one = matching
+            .language_load(expected.language)
+            .await
+            .expect("load of one language");
+        assert_eq!(&one, expected, "language_load agrees with language_loads");
+    }
+    assert_eq!(
+        matching
+            .language_load(LanguageCode::parse("ja").expect("code"))
+            .await
+            .expect("load of an idle language"),
+        load("ja", 0, 0, 0)
+    );
 }
 
 pub async fn recent_activity_of_a_language(

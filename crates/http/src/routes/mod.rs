@@ -5,6 +5,7 @@ pub mod assets;
 pub mod availability;
 pub mod files;
 pub mod interpreters;
+pub mod jobs;
 pub mod objects;
 pub mod offers;
 pub mod operations;

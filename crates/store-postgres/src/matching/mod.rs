@@ -201,6 +201,10 @@ impl MatchingStore for PgStore {
         stats::language_loads(self).await
     }
 
+    async fn language_load(&self, language: LanguageCode) -> Result<LanguageLoad, StoreError> {
+        stats::language_load(self, language).await
+    }
+
     async fn recent_activity(
         &self,
         language: LanguageCode,

@@ -109,6 +109,17 @@ pub(crate) async fn end_session(
             desk.count_talk_time(now, ended.duration().unwrap_or_default());
             desk::save(store, &mut tx, desk).await?;
         }
+        // The summary this end owes, in the same transaction (docs/jobs.md, the outbox).
+        store
+            .q(
+                "INSERT INTO session_summary_outbox (session_id, ended_at) VALUES ($1, $2)
+                ON CONFLICT DO NOTHING",
+            )
+            .bind(id.0)
+            .bind(ended.ended_at().unwrap_or(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(Attempt::Done(SessionOutcome::Done(ended)))
     })

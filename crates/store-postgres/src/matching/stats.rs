@@ -51,6 +51,35 @@ pub(crate) async fn language_loads(store: &PgStore) -> Result<Vec<LanguageLoad>,
         .collect()
 }
 
+/// One language's load, by the language's indexes.
+pub(crate) async fn language_load(
+    store: &PgStore,
+    lang: LanguageCode,
+) -> Result<LanguageLoad, StoreError> {
+    let mut tx = store.begin().await?;
+    let row = store
+        .q("SELECT
+                (SELECT count(*) FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+                 WHERE l.code = $1 AND i.profile_updated_at IS NOT NULL
+                   AND i.status = 'available') AS available,
+                (SELECT count(*) FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+                 WHERE l.code = $1 AND i.profile_updated_at IS NOT NULL
+                   AND i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online,
+                (SELECT count(*) FROM requests
+                 WHERE language = $1 AND status IN ('queued', 'offered')) AS waiting")
+        .bind(lang.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(LanguageLoad {
+        language: lang,
+        available: count(&row, "available")?,
+        online: count(&row, "online")?,
+        waiting: count(&row, "waiting")?,
+    })
+}
+
 pub(crate) async fn recent_activity(
     store: &PgStore,
     lang: LanguageCode,

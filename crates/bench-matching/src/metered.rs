@@ -1,0 +1,552 @@
+//! A store that counts and times every call on its way to the real one.
+//!
+//! The engine holds `Arc<dyn MatchingStore>` and `Arc<dyn Store>`; handing it this wrapper
+//! instead changes nothing in what it does, and tells which store calls a decision costs, how
+//! long each took as the engine saw it (pool wait included), and who made them: each task the
+//! benchmark starts runs inside a [`Role`] scope, and the engine's runner inside `Role::Runner`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use dragoman_domain::matching::{
+    Explanation, Offer, OfferId, Rating, Request, RequestId, RequestStatus, Session, SessionId,
+    Snapshot,
+};
+use dragoman_domain::{Email, InterpreterStatus, LanguageCode, Profile, User, UserId};
+use dragoman_ports::matching::{
+    AcceptOutcome, CancelOutcome, CreateRequestOutcome, DeclineOutcome, ExpiredOffer,
+    ExpiredRequest, IdempotencyKey, LanguageLoad, PresenceRecord, RecentActivity, RequestRecord,
+    SessionOutcome, SetStatusOutcome, StatusCount, StoredExplanation,
+};
+use dragoman_ports::store::NextRefreshToken;
+use dragoman_ports::{
+    InterpreterRecord, MatchingStore, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store,
+    StoreError, UserRecord,
+};
+
+/// Who made a store call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The engine's background runner: matching rounds, timers, availability announcements.
+    Runner,
+    /// `Engine::create_request`, called by the load generator.
+    Creator,
+    /// `accept_offer` and `end_session`, called for the interpreters.
+    Answerer,
+    /// Anything else (set-up, measurements after the run).
+    Other,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Runner => "runner",
+            Role::Creator => "create_request",
+            Role::Answerer => "accept+end",
+            Role::Other => "other",
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The role of the task being polled.
+    pub static ROLE: Role;
+}
+
+/// Runs `fut` as `role`.
+pub fn as_role<F: Future>(role: Role, fut: F) -> impl Future<Output = F::Output> {
+    ROLE.scope(role, fut)
+}
+
+/// Calls and time, per role and method.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub calls: u64,
+    pub total: Duration,
+    pub max: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct CallStats {
+    by: Mutex<BTreeMap<(Role, &'static str), Tally>>,
+}
+
+impl CallStats {
+    fn record(&self, method: &'static str, took: Duration) {
+        let role = ROLE.try_with(|r| *r).unwrap_or(Role::Other);
+        let mut by = self.by.lock().unwrap_or_else(|p| p.into_inner());
+        let t = by.entry((role, method)).or_default();
+        t.calls += 1;
+        t.total += took;
+        t.max = t.max.max(took);
+    }
+
+    /// Everything counted so far, and a fresh start.
+    pub fn take(&self) -> BTreeMap<(Role, &'static str), Tally> {
+        std::mem::take(&mut *self.by.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Experiments: changes a fix in the engine or the store would make, imitated at the port so
+/// that their gain can be measured without changing either. Off by default; every figure of the
+/// write-up names the ones it used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WhatIf {
+    /// `language_loads` and `recent_activity`, which feed only the wait estimates and the
+    /// availability announcements (of `create_request` and of the runner's tick), are read from
+    /// a cache refreshed at most once a second, instead of from the store at every call.
+    pub cached_estimate: bool,
+    /// `snapshot` of a language with no queued request reads only its open requests, not its
+    /// interpreters, offer history and pending offers: the plan of such a round makes no offer
+    /// whatever they are.
+    pub skip_idle_snapshot: bool,
+    /// `apply_offer` stores an explanation cut to its first 3 eligible and 3 excluded
+    /// interpreters, instead of every interpreter of the language.
+    pub short_explanation: bool,
+}
+
+/// How long a cached estimate input is used.
+const CACHE_FOR: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct EstimateCache {
+    loads: Option<(Instant, Vec<LanguageLoad>)>,
+    recent: std::collections::HashMap<LanguageCode, (Instant, RecentActivity)>,
+}
+
+/// The wrapper: both ports, delegated.
+#[derive(Debug)]
+pub struct Metered {
+    matching: Arc<dyn MatchingStore>,
+    accounts: Arc<dyn Store>,
+    pub stats: Arc<CallStats>,
+    what_if: WhatIf,
+    cache: Mutex<EstimateCache>,
+}
+
+impl Metered {
+    pub fn new(
+        matching: Arc<dyn MatchingStore>,
+        accounts: Arc<dyn Store>,
+        what_if: WhatIf,
+    ) -> Self {
+        Self {
+            matching,
+            accounts,
+            stats: Arc::new(CallStats::default()),
+            what_if,
+            cache: Mutex::new(EstimateCache::default()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, EstimateCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the experiment caches the estimate's inputs.
+    fn cacheable(&self) -> bool {
+        self.what_if.cached_estimate
+    }
+
+    async fn timed<T>(&self, method: &'static str, fut: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = fut.await;
+        self.stats.record(method, started.elapsed());
+        out
+    }
+}
+
+#[async_trait]
+impl Store for Metered {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.accounts.ping()).await
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        self.timed("create_user", self.accounts.create_user(user))
+            .await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.timed("user", self.accounts.user(id)).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+        self.timed("user_by_email", self.accounts.user_by_email(email))
+            .await
+    }
+
+    async fn insert_refresh_token(&self, token: NewRefreshToken) -> Result<(), StoreError> {
+        self.timed(
+            "insert_refresh_token",
+            self.accounts.insert_refresh_token(token),
+        )
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next: NextRefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.timed(
+            "rotate_refresh_token",
+            self.accounts
+                .rotate_refresh_token(presented_hash, next, now),
+        )
+        .await
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        presented_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "revoke_refresh_family",
+            self.accounts.revoke_refresh_family(presented_hash, now),
+        )
+        .await
+    }
+
+    async fn put_profile(
+        &self,
+        user_id: UserId,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<InterpreterRecord, StoreError> {
+        self.timed(
+            "put_profile",
+            self.accounts.put_profile(user_id, profile, now),
+        )
+        .await
+    }
+
+    async fn interpreter(&self, user_id: UserId) -> Result<Option<InterpreterRecord>, StoreError> {
+        self.timed("interpreter", self.accounts.interpreter(user_id))
+            .await
+    }
+
+    async fn update_status(
+        &self,
+        user_id: UserId,
+        update: StatusUpdate,
+    ) -> Result<bool, StoreError> {
+        self.timed(
+            "update_status",
+            self.accounts.update_status(user_id, update),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl MatchingStore for Metered {
+    async fn create_request(
+        &self,
+        request: &Request,
+        expires_at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<CreateRequestOutcome, StoreError> {
+        self.timed(
+            "create_request",
+            self.matching
+                .create_request(request, expires_at, idempotency),
+        )
+        .await
+    }
+
+    async fn save_idempotent_response(
+        &self,
+        client: UserId,
+        key: &str,
+        response: &str,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "save_idempotent_response",
+            self.matching
+                .save_idempotent_response(client, key, response),
+        )
+        .await
+    }
+
+    async fn request(&self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        self.timed("request", self.matching.request(id)).await
+    }
+
+    async fn cancel_request(
+        &self,
+        id: RequestId,
+        client: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<CancelOutcome, StoreError> {
+        self.timed(
+            "cancel_request",
+            self.matching.cancel_request(id, client, now),
+        )
+        .await
+    }
+
+    async fn open_requests(&self, language: LanguageCode) -> Result<Vec<Request>, StoreError> {
+        self.timed("open_requests", self.matching.open_requests(language))
+            .await
+    }
+
+    async fn languages_waiting(&self) -> Result<Vec<LanguageCode>, StoreError> {
+        self.timed("languages_waiting", self.matching.languages_waiting())
+            .await
+    }
+
+    async fn snapshot(
+        &self,
+        language: LanguageCode,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot, StoreError> {
+        if self.what_if.skip_idle_snapshot {
+            let open = self
+                .timed(
+                    "snapshot (queued check)",
+                    self.matching.open_requests(language),
+                )
+                .await?;
+            if !open.iter().any(|r| r.status == RequestStatus::Queued) {
+                return Ok(Snapshot {
+                    requests: open,
+                    ..Snapshot::default()
+                });
+            }
+        }
+        self.timed("snapshot", self.matching.snapshot(language, now))
+            .await
+    }
+
+    async fn apply_offer(
+        &self,
+        offer: &Offer,
+        explanation: &Explanation,
+    ) -> Result<bool, StoreError> {
+        if self.what_if.short_explanation {
+            let mut short = explanation.clone();
+            short.eligible.truncate(3);
+            short.excluded.truncate(3);
+            return self
+                .timed("apply_offer", self.matching.apply_offer(offer, &short))
+                .await;
+        }
+        self.timed("apply_offer", self.matching.apply_offer(offer, explanation))
+            .await
+    }
+
+    async fn offer(&self, id: OfferId) -> Result<Option<Offer>, StoreError> {
+        self.timed("offer", self.matching.offer(id)).await
+    }
+
+    async fn pending_offers(&self, interpreter: UserId) -> Result<Vec<Offer>, StoreError> {
+        self.timed("pending_offers", self.matching.pending_offers(interpreter))
+            .await
+    }
+
+    async fn accept_offer(
+        &self,
+        id: OfferId,
+        interpreter: UserId,
+        session_id: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<AcceptOutcome, StoreError> {
+        self.timed(
+            "accept_offer",
+            self.matching.accept_offer(id, interpreter, session_id, now),
+        )
+        .await
+    }
+
+    async fn decline_offer(
+        &self,
+        id: OfferId,
+        interpreter: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<DeclineOutcome, StoreError> {
+        self.timed(
+            "decline_offer",
+            self.matching.decline_offer(id, interpreter, now),
+        )
+        .await
+    }
+
+    async fn expire_offers(
+        &self,
+        now: DateTime<Utc>,
+        max_no_answer: u32,
+    ) -> Result<Vec<ExpiredOffer>, StoreError> {
+        self.timed(
+            "expire_offers",
+            self.matching.expire_offers(now, max_no_answer),
+        )
+        .await
+    }
+
+    async fn expire_requests(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredRequest>, StoreError> {
+        self.timed("expire_requests", self.matching.expire_requests(now))
+            .await
+    }
+
+    async fn finish_wrap_ups(
+        &self,
+        now: DateTime<Utc>,
+        wrap_up: TimeDelta,
+    ) -> Result<Vec<UserId>, StoreError> {
+        self.timed(
+            "finish_wrap_ups",
+            self.matching.finish_wrap_ups(now, wrap_up),
+        )
+        .await
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        self.timed("session", self.matching.session(id)).await
+    }
+
+    async fn sessions_of(
+        &self,
+        user: UserId,
+        before: Option<SessionId>,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        self.timed(
+            "sessions_of",
+            self.matching.sessions_of(user, before, limit),
+        )
+        .await
+    }
+
+    async fn end_session(
+        &self,
+        id: SessionId,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<SessionOutcome, StoreError> {
+        self.timed("end_session", self.matching.end_session(id, by, now))
+            .await
+    }
+
+    async fn rate_session(
+        &self,
+        id: SessionId,
+        by: UserId,
+        rating: &Rating,
+        now: DateTime<Utc>,
+    ) -> Result<SessionOutcome, StoreError> {
+        self.timed(
+            "rate_session",
+            self.matching.rate_session(id, by, rating, now),
+        )
+        .await
+    }
+
+    async fn presence(&self, user: UserId) -> Result<Option<PresenceRecord>, StoreError> {
+        self.timed("presence", self.matching.presence(user)).await
+    }
+
+    async fn set_status(
+        &self,
+        user: UserId,
+        to: InterpreterStatus,
+        now: DateTime<Utc>,
+    ) -> Result<SetStatusOutcome, StoreError> {
+        self.timed("set_status", self.matching.set_status(user, to, now))
+            .await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.timed("try_lease", self.matching.try_lease(name, holder, ttl, now))
+            .await
+    }
+
+    async fn language_loads(&self) -> Result<Vec<LanguageLoad>, StoreError> {
+        if self.cacheable() {
+            if let Some((at, loads)) = &self.cache().loads
+                && at.elapsed() < CACHE_FOR
+            {
+                self.stats.record("language_loads (cached)", Duration::ZERO);
+                return Ok(loads.clone());
+            }
+            let loads = self
+                .timed("language_loads", self.matching.language_loads())
+                .await?;
+            self.cache().loads = Some((Instant::now(), loads.clone()));
+            return Ok(loads);
+        }
+        self.timed("language_loads", self.matching.language_loads())
+            .await
+    }
+
+    async fn language_load(&self, language: LanguageCode) -> Result<LanguageLoad, StoreError> {
+        self.timed("language_load", self.matching.language_load(language))
+            .await
+    }
+
+    async fn recent_activity(
+        &self,
+        language: LanguageCode,
+        since: DateTime<Utc>,
+    ) -> Result<RecentActivity, StoreError> {
+        if self.cacheable() {
+            if let Some((at, recent)) = self.cache().recent.get(&language)
+                && at.elapsed() < CACHE_FOR
+            {
+                self.stats
+                    .record("recent_activity (cached)", Duration::ZERO);
+                return Ok(*recent);
+            }
+            let recent = self
+                .timed(
+                    "recent_activity",
+                    self.matching.recent_activity(language, since),
+                )
+                .await?;
+            self.cache()
+                .recent
+                .insert(language, (Instant::now(), recent));
+            return Ok(recent);
+        }
+        self.timed(
+            "recent_activity",
+            self.matching.recent_activity(language, since),
+        )
+        .await
+    }
+
+    async fn match_times(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(LanguageCode, i64)>, StoreError> {
+        self.timed("match_times", self.matching.match_times(since))
+            .await
+    }
+
+    async fn status_counts(&self) -> Result<Vec<StatusCount>, StoreError> {
+        self.timed("status_counts", self.matching.status_counts())
+            .await
+    }
+
+    async fn interpreters_online(&self) -> Result<Vec<UserId>, StoreError> {
+        self.timed("interpreters_online", self.matching.interpreters_online())
+            .await
+    }
+
+    async fn explanations(&self, request: RequestId) -> Result<Vec<StoredExplanation>, StoreError> {
+        self.timed("explanations", self.matching.explanations(request))
+            .await
+    }
+}

@@ -1,0 +1,218 @@
+//! Operators and the durable job queue over HTTP: the dead-letter list, delayed and active jobs,
+//! replay of a dead job, the overview's count of dead jobs. On the embedded queue (SQLite) and on
+//! Redis Streams (PostgreSQL through PgBouncer, as a fleet runs).
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use common::{Backend, TestApp, expect_problem, spawn_with};
+use dragoman::config::{JwtSecret, RedisSettings};
+use dragoman_ports::{JobQueue, NewJob};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Where the queue lives.
+#[derive(Debug, Clone, Copy)]
+enum Queue {
+    /// The `jobs` table of the embedded SQLite file.
+    Embedded,
+    /// Redis Streams, with the store on PostgreSQL through PgBouncer.
+    Redis,
+}
+
+async fn spawn(queue: Queue) -> TestApp {
+    match queue {
+        Queue::Embedded => common::spawn_app(Backend::Sqlite).await,
+        Queue::Redis => {
+            let (mut settings, dir, db) = common::settings(Backend::PgBouncer).await;
+            settings.jwt_secret =
+                JwtSecret::Given(b"a secret for the job queue tests, 32 bytes+".to_vec());
+            settings.redis = Some(RedisSettings {
+                url: std::env::var("DRAGOMAN_TEST_REDIS")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+                prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
+            });
+            spawn_with(settings, dir, db).await
+        }
+    }
+}
+
+/// A dead job of a type no worker serves, made by reserving it and failing it for good the way a
+/// worker does. The application's own worker also looks at unknown types (about once a second);
+/// should it take the job first, another is made.
+async fn dead_job(queue: &Arc<dyn JobQueue>, kind: &str) -> String {
+    for _ in 0..5 {
+        let key = format!("{kind}:{}", uuid::Uuid::new_v4().simple());
+        queue
+            .enqueue(NewJob::new(kind, &key, json!({"n": 1})))
+            .await
+            .expect("enqueued");
+        let held = queue
+            .reserve(kind, "test-operator", 10, TimeDelta::hours(1))
+            .await
+            .expect("reserved");
+        if let Some(job) = held.into_iter().find(|d| d.key == key) {
+            queue
+                .fail(&job, "boom: the test failed it", None)
+                .await
+                .expect("dead-lettered");
+            return job.id;
+        }
+    }
+    panic!("the worker took every job made to be dead-lettered");
+}
+
+async fn list(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let response = app.get_as(token, &format!("/v1/admin/jobs{query}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("JSON");
+    body["items"].as_array().cloned().expect("items")
+}
+
+async fn operators_list_and_replay_jobs(queue_kind: Queue) {
+    let app = spawn(queue_kind).await;
+    let admin = app.admin().await;
+    let client = app.signup("client").await;
+    let queue = app.engine.job_queue().expect("a job queue").clone();
+
+    let dead = dead_job(&queue, "test-unserved").await;
+    let later = Utc::now() + TimeDelta::hours(1);
+    queue
+        .enqueue(NewJob::new("test-later", "later-1", json!({"x": "y"})).at(later))
+        .await
+        .expect("enqueued");
+    let held_key = format!("held:{}", uuid::Uuid::new_v4().simple());
+    queue
+        .enqueue(NewJob::new("test-held", &held_key, json!({})))
+        .await
+        .expect("enqueued");
+    let held = queue
+        .reserve("test-held", "test-operator", 10, TimeDelta::hours(1))
+        .await
+        .expect("reserved");
+
+    // The dead-letter list is the default, with the last error and the attempts.
+    let items = list(&app, &admin.access, "").await;
+    let job = items
+        .iter()
+        .find(|j| j["id"] == dead.as_str())
+        .expect("listed");
+    assert_eq!(job["state"], "dead");
+    assert_eq!(job["kind"], "test-unserved");
+    assert_eq!(job["attempts"], 1);
+    assert_eq!(job["last_error"], "boom: the test failed it");
+    assert_eq!(job["payload"], json!({"n": 1}));
+    assert_eq!(list(&app, &admin.access, "?state=dead").await, items);
+
+    let delayed = list(&app, &admin.access, "?state=delayed&limit=10").await;
+    let job = delayed
+        .iter()
+        .find(|j| j["key"] == "later-1")
+        .expect("delayed job listed");
+    assert_eq!(job["state"], "delayed");
+    assert_eq!(job["payload"], json!({"x": "y"}));
+    let active = list(&app, &admin.access, "?state=active").await;
+    if let Some(h) = held.first() {
+        assert!(
+            active.iter().any(|j| j["id"] == h.id.as_str()),
+            "{active:?}"
+        );
+    }
+
+    let overview: Value = app
+        .get_as(&admin.access, "/v1/admin/overview")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let counted = queue.counts().await.expect("counts").dead;
+    assert!(counted >= 1);
+    assert_eq!(overview["dead_jobs"], counted, "{overview}");
+
+    // Bad input: 400 problem+json, never a 5xx.
+    for query in [
+        "?state=bogus",
+        "?state=waiting%00",
+        "?limit=0",
+        "?limit=501",
+        "?limit=-3",
+        "?limit=many",
+        "?colour=red",
+    ] {
+        expect_problem(
+            app.get_as(&admin.access, &format!("/v1/admin/jobs{query}"))
+                .await,
+            400,
+        )
+        .await;
+    }
+    // Only administrators.
+    expect_problem(app.get_as(&client.access, "/v1/admin/jobs").await, 403).await;
+    expect_problem(
+        app.post_empty_as(&client.access, &format!("/v1/admin/jobs/{dead}/retry"))
+            .await,
+        403,
+    )
+    .await;
+    expect_problem(app.get("/v1/admin/jobs").await, 401).await;
+
+    // Replay: the job leaves the dead-letter list; a second replay finds no dead job.
+    let retried = app
+        .post_empty_as(&admin.access, &format!("/v1/admin/jobs/{dead}/retry"))
+        .await;
+    assert_eq!(retried.status(), StatusCode::NO_CONTENT);
+    let items = list(&app, &admin.access, "?state=dead").await;
+    assert!(!items.iter().any(|j| j["id"] == dead.as_str()), "{items:?}");
+    assert_eq!(queue.counts().await.expect("counts").dead, counted - 1);
+    expect_problem(
+        app.post_empty_as(&admin.access, &format!("/v1/admin/jobs/{dead}/retry"))
+            .await,
+        404,
+    )
+    .await;
+    for id in ["no-such-job", "0-0", "%20", &"9".repeat(300)] {
+        expect_problem(
+            app.post_empty_as(&admin.access, &format!("/v1/admin/jobs/{id}/retry"))
+                .await,
+            404,
+        )
+        .await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_and_replay_jobs_on_the_embedded_queue() {
+    operators_list_and_replay_jobs(Queue::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_and_replay_jobs_on_redis() {
+    operators_list_and_replay_jobs(Queue::Redis).await;
+}
+
+/// PostgreSQL without Redis has no queue: the lists are empty, a replay finds nothing, the
+/// overview says null.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_queue_there_are_no_jobs() {
+    let app = common::spawn_app(Backend::PgBouncer).await;
+    let admin = app.admin().await;
+    assert!(app.engine.job_queue().is_none());
+    assert!(list(&app, &admin.access, "?state=dead").await.is_empty());
+    expect_problem(
+        app.post_empty_as(&admin.access, "/v1/admin/jobs/1/retry")
+            .await,
+        404,
+    )
+    .await;
+    let overview: Value = app
+        .get_as(&admin.access, "/v1/admin/overview")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert!(overview["dead_jobs"].is_null(), "{overview}");
+    app.stop().await;
+}
