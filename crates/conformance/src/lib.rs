@@ -9,6 +9,7 @@
 pub mod availability;
 pub mod bus;
 pub mod connections;
+pub mod files;
 pub mod limiter;
 pub mod matching;
 pub mod objects;

@@ -20,6 +20,7 @@ macro_rules! objects_suite {
             size_mismatch_is_refused,
             download_url_is_signed_and_expires,
             put_get_list_and_delete,
+            settled_upload_is_kept_as_it_was,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -249,4 +250,28 @@ pub async fn put_get_list_and_delete(objects: Arc<dyn ObjectStorage>) {
     assert_absent(&objects, &a).await;
     assert_eq!(objects.get(&a).await.expect("get").map(|o| o.bytes), None);
     assert_eq!(objects.read_start(&a, 4).await.expect("read"), None);
+}
+
+pub async fn settled_upload_is_kept_as_it_was(objects: Arc<dyn ObjectStorage>) {
+    let key = key("kept.png");
+    let bytes = png(64);
+    let put = objects
+        .presign_put(&key, &spec(bytes.len()), Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert_eq!(send(&put, &put.url, bytes.clone(), None).await, 200);
+    objects.settle(&key).await.expect("settled");
+    let meta = objects
+        .head(&key)
+        .await
+        .expect("head")
+        .expect("still there");
+    assert_eq!(meta.size, 64);
+    assert_eq!(meta.content_type.as_deref(), Some("image/png"));
+    let start = objects
+        .read_start(&key, 8)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(start, bytes[..8]);
 }

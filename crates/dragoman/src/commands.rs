@@ -74,6 +74,59 @@ pub async fn create_user(
     Ok(())
 }
 
+/// The media type of an asset from its file name's extension.
+pub fn asset_content_type(path: &str) -> &'static str {
+    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("json") => "application/json",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("svg") => "image/svg+xml",
+        Some("webp") => "image/webp",
+        Some("pdf") => "application/pdf",
+        Some("yaml" | "yml") => "application/yaml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Uploads `file` as the asset at `path` (under `assets/` in object storage); prints it as JSON.
+pub async fn put_asset(
+    settings: &Settings,
+    file: &std::path::Path,
+    path: &str,
+    content_type: Option<&str>,
+) -> anyhow::Result<()> {
+    let key = dragoman_http::routes::assets::asset_key(path).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{path:?} is not an asset path: use segments of letters, digits, '.', '_' and '-' separated by '/', without '..'"
+        )
+    })?;
+    let content_type = content_type.unwrap_or_else(|| asset_content_type(path));
+    let bytes = tokio::fs::read(file)
+        .await
+        .with_context(|| format!("reading {}", file.display()))?;
+    let secret = crate::secret::load(&settings.jwt_secret)?;
+    let objects = crate::objects::open(settings, &secret, std::sync::Arc::new(SystemClock))?;
+    let meta = objects
+        .storage
+        .put(&key, content_type, bytes)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the asset: {e}"))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "path": path,
+            "key": key.as_str(),
+            "size": meta.size,
+            "content_type": content_type,
+            "etag": meta.etag,
+        })
+    );
+    Ok(())
+}
+
 /// Whether GET /health on 127.0.0.1:`port` answers 200 within two seconds. Plain HTTP/1.1 over
 /// a socket: the runtime image has no curl, and this is all a health check needs.
 pub async fn healthcheck(port: u16) -> bool {

@@ -40,6 +40,9 @@ pub enum Command {
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// App assets served at GET /v1/assets/{path}.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
     /// The durable job queue: list, replay and purge dead-lettered jobs.
     #[command(subcommand)]
     Jobs(crate::jobs_cli::JobsCommand),
@@ -63,6 +66,21 @@ pub enum AdminCommand {
         /// command line would be visible to every user of the machine.
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// Upload one file as the asset at PATH (`i18n/es.json` is served at
+    /// /v1/assets/i18n/es.json), replacing any earlier version.
+    Put {
+        /// The local file.
+        file: PathBuf,
+        /// Where it is served, under /v1/assets/.
+        path: String,
+        /// Its media type; unset: from the file's extension.
+        #[arg(long)]
+        content_type: Option<String>,
     },
 }
 
@@ -138,9 +156,20 @@ pub struct Config {
     /// The bucket for uploads; unset: local files under DATA_DIR.
     #[arg(long, env = "S3_BUCKET", global = true)]
     pub s3_bucket: Option<String>,
-    /// An S3-compatible endpoint; unset: AWS.
+    /// An S3-compatible endpoint (addressed path-style: `{endpoint}/{bucket}/{key}`); unset: AWS.
     #[arg(long, env = "S3_ENDPOINT", global = true)]
     pub s3_endpoint: Option<String>,
+    /// The bucket's region (signed into every S3 URL).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    pub aws_region: String,
+    /// Seconds after which an upload handed out and never completed is removed.
+    #[arg(
+        long,
+        env = "UPLOAD_ABANDON_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub upload_abandon_secs: u64,
     /// Embedded database, local objects, generated development secret.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
@@ -322,6 +351,21 @@ impl std::fmt::Debug for RedisSettings {
     }
 }
 
+/// Where uploaded files live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectsSettings {
+    /// Files under this directory, behind URLs the server signs and serves itself.
+    Local { dir: PathBuf },
+    /// A bucket on S3 or an S3-compatible server; credentials from the standard AWS chain.
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        /// An access key and secret given explicitly (tests); `None`: the standard chain.
+        static_credentials: Option<(String, String)>,
+    },
+}
+
 /// The JWT signing secret.
 #[derive(Clone)]
 pub enum JwtSecret {
@@ -352,6 +396,9 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     pub service_name: String,
     pub public_url: String,
+    pub objects: ObjectsSettings,
+    /// An upload handed out and not completed within this is removed.
+    pub upload_abandon_after: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
     pub metrics_format: MetricsFormat,
@@ -380,6 +427,10 @@ impl Settings {
             redis: None,
             service_name: "dragoman".to_owned(),
             public_url: format!("http://localhost:{port}"),
+            objects: ObjectsSettings::Local {
+                dir: data_dir.join("objects"),
+            },
+            upload_abandon_after: Duration::from_secs(24 * 3600),
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
             metrics_format: MetricsFormat::Prometheus,
@@ -468,10 +519,51 @@ impl Config {
             Some(_) => return Err(error("REDIS_URL", "must start with redis:// or rediss://")),
             None => None,
         };
-        if self.s3_bucket.is_some() || self.s3_endpoint.is_some() {
+        let objects = match (self.s3_bucket.as_deref(), self.s3_endpoint.as_deref()) {
+            (None, None) => ObjectsSettings::Local {
+                dir: self.data_dir.join("objects"),
+            },
+            (None, Some(_)) => {
+                return Err(error(
+                    "S3_BUCKET",
+                    "must be set when S3_ENDPOINT is set: the endpoint serves a bucket",
+                ));
+            }
+            (Some(bucket), endpoint) => {
+                let valid_bucket = (3..=63).contains(&bucket.len())
+                    && bucket.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                    });
+                if !valid_bucket {
+                    return Err(error(
+                        "S3_BUCKET",
+                        "must be a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens",
+                    ));
+                }
+                let endpoint = match endpoint {
+                    Some(e) if e.starts_with("http://") || e.starts_with("https://") => {
+                        Some(e.trim_end_matches('/').to_owned())
+                    }
+                    Some(_) => {
+                        return Err(error("S3_ENDPOINT", "must start with http:// or https://"));
+                    }
+                    None => None,
+                };
+                if self.aws_region.trim().is_empty() {
+                    return Err(error("AWS_REGION", "must not be empty"));
+                }
+                ObjectsSettings::S3 {
+                    bucket: bucket.to_owned(),
+                    endpoint,
+                    region: self.aws_region.clone(),
+                    static_credentials: None,
+                }
+            }
+        };
+        if self.upload_abandon_secs < 600 || self.upload_abandon_secs > 30 * 86_400 {
             return Err(error(
-                "S3_BUCKET",
-                "this build has no object storage yet (uploads arrive with the files capability); unset S3_BUCKET and S3_ENDPOINT",
+                "UPLOAD_ABANDON_SECS",
+                "must be 600 (longer than an upload URL lives) to 2592000",
             ));
         }
 
@@ -544,8 +636,9 @@ impl Config {
             return Err(error("METRICS_INTERVAL_MS", "must be 100 to 3600000"));
         }
 
-        let needs_data_dir =
-            matches!(database, Database::Sqlite { .. }) || matches!(jwt_secret, JwtSecret::File(_));
+        let needs_data_dir = matches!(database, Database::Sqlite { .. })
+            || matches!(jwt_secret, JwtSecret::File(_))
+            || matches!(objects, ObjectsSettings::Local { .. });
         if needs_data_dir {
             check_writable(&self.data_dir)?;
         }
@@ -560,6 +653,8 @@ impl Config {
             redis,
             service_name: self.service_name.clone(),
             public_url,
+            objects,
+            upload_abandon_after: Duration::from_secs(self.upload_abandon_secs),
             log_format: match self.log_format {
                 Some(LogFormatArg::Json) => LogFormat::Json,
                 Some(LogFormatArg::Text) => LogFormat::Text,

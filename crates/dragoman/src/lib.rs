@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod config;
 pub mod jobs_cli;
+pub mod objects;
 mod periodic_metrics;
 mod secret;
 pub mod startup;

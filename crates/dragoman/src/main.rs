@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dragoman::config::AdminCommand;
+use dragoman::config::{AdminCommand, AssetsCommand};
 use dragoman::{Application, Cli, Command, commands};
 
 fn main() -> ExitCode {
@@ -47,6 +47,11 @@ fn main() -> ExitCode {
                 display_name,
                 ..
             }) => commands::create_user(&settings, &email, &role, &display_name).await,
+            Command::Assets(AssetsCommand::Put {
+                file,
+                path,
+                content_type,
+            }) => commands::put_asset(&settings, &file, &path, content_type.as_deref()).await,
             Command::Jobs(command) => dragoman::jobs_cli::run(&settings, command).await,
             Command::Healthcheck => Ok(()),
         };

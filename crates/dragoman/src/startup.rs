@@ -8,11 +8,11 @@ use anyhow::Context;
 use dragoman_engine::{Engine, EngineSettings};
 use dragoman_http::auth::{Passwords, Tokens};
 use dragoman_http::ws::hub::Hub;
-use dragoman_http::{AppState, serve};
+use dragoman_http::{AppState, FilesState, serve};
 use dragoman_inprocess::{
     InProcessAvailability, InProcessBus, InProcessConnections, InProcessLimiter, InProcessPresence,
 };
-use dragoman_jobs::{SessionSummaryHandler, Worker};
+use dragoman_jobs::{SessionSummaryHandler, UploadSweepHandler, Worker};
 use dragoman_ports::JobQueue;
 use dragoman_ports::{
     AttemptLimiter, AvailabilityCache, Bus, Clock, ConnectionRegistry, MatchingStore,
@@ -71,6 +71,13 @@ impl StoreBackend {
     }
 
     pub fn as_matching(&self) -> Arc<dyn MatchingStore> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    pub fn as_files(&self) -> Arc<dyn dragoman_ports::FileStore> {
         match self {
             Self::Sqlite(s) => Arc::new(s.clone()),
             Self::Postgres(s) => Arc::new(s.clone()),
@@ -171,6 +178,19 @@ impl Application {
             availability,
         } = shared;
         let jobs = job_queue(&settings, &store, clock.clone()).await?;
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        // PORT=0 picks a free port: the default PUBLIC_URL then names the port actually bound, so
+        // that the URLs of the embedded storage reach this server.
+        let mut settings = settings;
+        if settings.port == 0 && settings.public_url.ends_with(":0") {
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            let base = settings.public_url.trim_end_matches(":0").to_owned();
+            settings.public_url = format!("{base}:{port}");
+        }
+        let objects = crate::objects::open(&settings, &secret, clock.clone())?;
         let engine = Arc::new(
             Engine::new(
                 store.as_matching(),
@@ -180,8 +200,16 @@ impl Application {
                 engine_settings,
             )
             .with_jobs(jobs.clone())
-            .with_availability_cache(availability),
+            .with_availability_cache(availability)
+            .with_objects(objects.storage.clone()),
         );
+        let files = FilesState {
+            objects: objects.storage,
+            records: store.as_files(),
+            jobs: jobs.clone(),
+            local: objects.local,
+            abandon_after: settings.upload_abandon_after,
+        };
         let hub = Arc::new(Hub::new());
         let state = AppState {
             engine: engine.clone(),
@@ -197,11 +225,8 @@ impl Application {
             presence,
             connections,
             ws: settings.ws,
+            files,
         };
-        let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("listening on {address}"))?;
         Ok(Self {
             listener,
             state,
@@ -257,6 +282,11 @@ impl Application {
             Worker::new(queue, self.state.clock.clone())
                 .handle(Arc::new(SessionSummaryHandler::new(
                     self.store.as_effects(),
+                )))
+                .handle(Arc::new(UploadSweepHandler::new(
+                    self.store.as_files(),
+                    self.store.as_port(),
+                    self.state.files.objects.clone(),
                 )))
                 .start()
         });

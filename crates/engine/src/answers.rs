@@ -45,7 +45,8 @@ impl Engine {
             .record(session.match_time_ms as f64 / 1000.0);
         let profile = match self.accounts.user(interpreter).await {
             Ok(Some(user)) => {
-                json!({"id": user.id.0, "display_name": user.display_name.as_str(), "avatar_url": null})
+                let avatar_url = self.avatar_url(&user).await;
+                json!({"id": user.id.0, "display_name": user.display_name.as_str(), "avatar_url": avatar_url})
             }
             _ => json!({"id": interpreter.0, "display_name": null, "avatar_url": null}),
         };

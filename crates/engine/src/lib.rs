@@ -77,6 +77,8 @@ pub struct Engine {
     /// Where each interpreter's status and languages are mirrored for readers outside the
     /// database (`interpreter:{id}:status`); `None`: nowhere.
     pub(crate) availability: Option<Arc<dyn dragoman_ports::AvailabilityCache>>,
+    /// Signs the avatar URLs of `request.matched` (none: `avatar_url` is null).
+    pub(crate) objects: Option<Arc<dyn dragoman_ports::ObjectStorage>>,
 }
 
 impl Engine {
@@ -100,6 +102,7 @@ impl Engine {
             leases: Mutex::new(std::collections::HashMap::new()),
             jobs: None,
             availability: None,
+            objects: None,
         }
     }
 
@@ -121,6 +124,28 @@ impl Engine {
     /// This instance's name (in leases and the connection registry; unique per process).
     pub fn instance_id(&self) -> &str {
         &self.settings.instance_id
+    }
+
+    /// The storage that signs avatar download URLs in the events the engine publishes.
+    pub fn with_objects(mut self, objects: Arc<dyn dragoman_ports::ObjectStorage>) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// A download URL for `user`'s avatar, valid 300 s, if they have one.
+    pub(crate) async fn avatar_url(&self, user: &dragoman_domain::User) -> Option<String> {
+        let objects = self.objects.as_ref()?;
+        let key = dragoman_ports::ObjectKey::parse(user.avatar_key.as_deref()?).ok()?;
+        match objects
+            .presign_get(&key, dragoman_ports::objects::URL_LIFETIME)
+            .await
+        {
+            Ok(request) => Some(request.url),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not sign an avatar URL");
+                None
+            }
+        }
     }
 
     pub fn config(&self) -> &MatchingConfig {

@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use observe::REQUEST_ID;
 pub use problem::ApiError;
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, FilesState, HttpSettings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,12 +38,14 @@ pub use state::{AppState, HttpSettings};
         description = "On-demand interpreting: clients ask for an interpreter of a language, interpreters online with it are offered the request in real time.",
     ),
     modifiers(&BearerAuth),
+    paths(routes::assets::asset),
     tags(
         (name = "accounts", description = "Sign-up, login, tokens"),
         (name = "interpreters", description = "Interpreter profiles and status"),
         (name = "requests", description = "Requests for an interpreter, availability"),
         (name = "offers", description = "Offers to interpreters and their answers"),
         (name = "sessions", description = "Sessions and ratings"),
+        (name = "files", description = "Pre-signed uploads (avatar, session documents) and app assets"),
         (name = "admin", description = "Operators' views"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
@@ -75,6 +77,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::requests::router())
         .merge(routes::offers::router())
         .merge(routes::sessions::router())
+        .merge(routes::files::router())
+        .merge(routes::assets::router())
         .merge(routes::availability::router())
         .merge(routes::jobs::router())
         .merge(routes::operations::router())
@@ -94,6 +98,12 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         .into();
     let body_limit = state.settings.body_limit_bytes;
+    // The embedded storage's own signed upload and download URLs; in S3 mode there are none and
+    // no file byte reaches this process.
+    let routes = match state.files.local.clone() {
+        Some(local) => routes.merge(routes::objects::router(local)),
+        None => routes,
+    };
     routes
         .route(
             "/openapi.json",

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dragoman_engine::Engine;
-use dragoman_ports::{AttemptLimiter, Bus, Clock, PresenceRegistry, Store};
+use dragoman_objects_local::LocalObjects;
+use dragoman_ports::{
+    AttemptLimiter, Bus, Clock, FileStore, JobQueue, ObjectStorage, PresenceRegistry, Store,
+};
 use dragoman_telemetry::PrometheusHandle;
 
 use crate::auth::{Passwords, Tokens};
@@ -59,4 +62,20 @@ pub struct AppState {
     /// Which instances hold which users' WebSockets.
     pub connections: Arc<dyn dragoman_ports::ConnectionRegistry>,
     pub ws: WsSettings,
+    pub files: FilesState,
+}
+
+/// What the file endpoints need: the storage, the records of uploads, and the queue that
+/// removes abandoned ones.
+#[derive(Debug, Clone)]
+pub struct FilesState {
+    pub objects: Arc<dyn ObjectStorage>,
+    pub records: Arc<dyn FileStore>,
+    /// `None` (PostgreSQL without Redis): abandoned uploads are left to the bucket's lifecycle
+    /// rule.
+    pub jobs: Option<Arc<dyn JobQueue>>,
+    /// The embedded storage, whose signed upload and download routes this server mounts.
+    pub local: Option<LocalObjects>,
+    /// An upload not completed within this is removed.
+    pub abandon_after: Duration,
 }

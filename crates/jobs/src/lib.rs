@@ -10,9 +10,11 @@
 mod outbox;
 mod policy;
 mod summary;
+mod uploads;
 mod worker;
 
 pub use outbox::{relay_owed_summaries, spawn_summary_relay};
 pub use policy::{Policy, backoff};
 pub use summary::{SESSION_SUMMARY, SessionSummaryHandler, session_summary_job};
+pub use uploads::UploadSweepHandler;
 pub use worker::{Handler, Worker, WorkerHandle};

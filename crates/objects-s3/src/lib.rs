@@ -7,9 +7,10 @@
 //! that an upload URL binds its content type and exact length.
 //!
 //! Upload URLs also sign `x-amz-tagging: upload-state=pending`: the bucket's lifecycle rule
-//! (infra/terraform/modules/storage) expires objects so tagged after one day. An upload that is
-//! completed is re-tagged by nothing; its record, not its tag, decides whether it is kept, and
-//! the abandoned-upload sweep deletes pending records' objects on every backend alike.
+//! (infra/terraform/modules/storage) expires objects so tagged after one day. `settle`, called
+//! when `complete` has verified an upload, re-tags it `upload-state=complete` (PutObjectTagging)
+//! so the rule no longer applies; the abandoned-upload sweep job removes the others sooner, on
+//! every backend alike.
 
 pub mod presign;
 
@@ -32,6 +33,10 @@ use object_store::{
 /// The tag the lifecycle rule matches: uploads never completed expire after a day.
 pub const PENDING_TAG: &str = "upload-state=pending";
 
+/// The tag set of a verified upload (the body of PutObjectTagging).
+const COMPLETE_TAGGING: &str =
+    "<Tagging><TagSet><Tag><Key>upload-state</Key><Value>complete</Value></Tag></TagSet></Tagging>";
+
 /// Where the bucket is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct S3Settings {
@@ -49,6 +54,8 @@ pub struct S3Settings {
 pub struct S3Objects {
     store: Arc<AmazonS3>,
     settings: Arc<S3Settings>,
+    /// For the one request object_store does not make: PutObjectTagging.
+    http: reqwest::Client,
 }
 
 impl S3Objects {
@@ -71,9 +78,14 @@ impl S3Objects {
                 .with_allow_http(endpoint.starts_with("http://"));
         }
         let store = builder.build().context("configuring S3")?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("building the HTTP client for S3")?;
         Ok(Self {
             store: Arc::new(store),
             settings: Arc::new(settings),
+            http,
         })
     }
 
@@ -102,6 +114,18 @@ impl S3Objects {
         headers: Vec<(&'static str, String)>,
         expires_in: Duration,
     ) -> Result<PresignedRequest, ObjectError> {
+        self.presign_with_query(method, key, headers, vec![], expires_in)
+            .await
+    }
+
+    async fn presign_with_query(
+        &self,
+        method: &'static str,
+        key: &ObjectKey,
+        headers: Vec<(&'static str, String)>,
+        query: Vec<(&'static str, String)>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, ObjectError> {
         let credential = self
             .store
             .credentials()
@@ -117,6 +141,7 @@ impl S3Objects {
                 path: &path,
                 region: &self.settings.region,
                 headers: headers.clone(),
+                query,
                 now,
                 expires_secs: expires_in.as_secs().max(1),
             },
@@ -247,6 +272,48 @@ impl ObjectStorage for S3Objects {
         self.head(key)
             .await?
             .ok_or_else(|| anyhow::anyhow!("object vanished after writing").into())
+    }
+
+    async fn settle(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        let checksum = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(COMPLETE_TAGGING))
+        };
+        let request = self
+            .presign_with_query(
+                "PUT",
+                key,
+                vec![("x-amz-checksum-sha256", checksum)],
+                vec![("tagging", String::new())],
+                Duration::from_secs(60),
+            )
+            .await?;
+        let mut builder = self.http.put(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let response = builder
+            .body(COMPLETE_TAGGING)
+            .send()
+            .await
+            .context("S3 PutObjectTagging")?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status == reqwest::StatusCode::NOT_IMPLEMENTED {
+            // An S3-compatible server without object tags has no tag lifecycle rule either:
+            // there is nothing to escape.
+            tracing::debug!(key = %key, "the storage does not implement object tagging");
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(anyhow::anyhow!(
+            "S3 PutObjectTagging answered {status}: {}",
+            body.chars().take(300).collect::<String>()
+        )
+        .into())
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {

@@ -30,6 +30,8 @@ pub struct Presign<'a> {
     pub path: &'a str,
     pub region: &'a str,
     pub headers: Vec<(&'a str, String)>,
+    /// Query parameters of the request itself (`tagging` for PutObjectTagging), signed with it.
+    pub query: Vec<(&'a str, String)>,
     pub now: DateTime<Utc>,
     pub expires_secs: u64,
 }
@@ -82,7 +84,8 @@ pub fn presign(request: &Presign<'_>, credentials: &Credentials<'_>) -> String {
         .collect::<Vec<_>>()
         .join(";");
 
-    let mut query = vec![
+    let mut query = request.query.clone();
+    query.extend([
         ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_owned()),
         (
             "X-Amz-Credential",
@@ -91,7 +94,7 @@ pub fn presign(request: &Presign<'_>, credentials: &Credentials<'_>) -> String {
         ("X-Amz-Date", date_time.clone()),
         ("X-Amz-Expires", request.expires_secs.to_string()),
         ("X-Amz-SignedHeaders", signed_headers.clone()),
-    ];
+    ]);
     if let Some(token) = credentials.token {
         query.push(("X-Amz-Security-Token", token.to_owned()));
     }
@@ -144,6 +147,7 @@ mod tests {
                 path: "/test.txt",
                 region: "us-east-1",
                 headers: vec![],
+                query: vec![],
                 now,
                 expires_secs: 86400,
             },

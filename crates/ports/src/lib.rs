@@ -8,6 +8,7 @@ pub mod availability;
 pub mod bus;
 pub mod clock;
 pub mod connections;
+pub mod files;
 pub mod limiter;
 pub mod matching;
 pub mod objects;
@@ -19,6 +20,9 @@ pub use availability::{AVAILABILITY_TTL, AvailabilityCache, CachedStatus};
 pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connections::ConnectionRegistry;
+pub use files::{
+    AvatarUpload, DocumentRecord, DocumentStatus, FileStore, PendingUpload, UPLOAD_SWEEP,
+};
 pub use limiter::AttemptLimiter;
 pub use matching::MatchingStore;
 pub use objects::{

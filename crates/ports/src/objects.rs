@@ -141,6 +141,14 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
         bytes: Vec<u8>,
     ) -> Result<ObjectMeta, ObjectError>;
 
+    /// Marks a verified upload as one to keep. S3 re-tags it `upload-state=complete`, so the
+    /// bucket's lifecycle rule for abandoned uploads (objects still tagged pending after a day)
+    /// no longer applies to it; the embedded storage has nothing to do.
+    async fn settle(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        let _ = key;
+        Ok(())
+    }
+
     /// Removes the object; removing an absent object is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError>;
 

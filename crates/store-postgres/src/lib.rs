@@ -15,6 +15,7 @@
 //! [`dragoman_ports::MatchingStore`] port), over the same tables.
 
 mod accounts;
+mod files;
 mod interpreters;
 mod jobs;
 mod matching;
@@ -251,6 +252,15 @@ mod tests {
             let (store, db) = connect(true).await;
             (store as Arc<dyn Store>, db)
         });
+        dragoman_conformance::files_suite!({
+            let (store, db) = connect(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store.clone() as Arc<dyn MatchingStore>,
+                store as Arc<dyn dragoman_ports::FileStore>,
+                db,
+            )
+        });
         dragoman_conformance::matching_suite!({
             let (store, db) = connect(true).await;
             (
@@ -266,6 +276,15 @@ mod tests {
         dragoman_conformance::store_suite!({
             let (store, db) = connect(false).await;
             (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::files_suite!({
+            let (store, db) = connect(false).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store.clone() as Arc<dyn MatchingStore>,
+                store as Arc<dyn dragoman_ports::FileStore>,
+                db,
+            )
         });
         dragoman_conformance::matching_suite!({
             let (store, db) = connect(false).await;

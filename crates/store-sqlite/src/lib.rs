@@ -9,6 +9,7 @@ mod accounts;
 mod answers;
 mod effects;
 mod explanations;
+mod files;
 mod interpreters;
 mod jobs;
 mod leases;
@@ -257,6 +258,22 @@ mod tests {
             dir,
         )
     });
+
+    mod files {
+        use super::fresh;
+        use std::sync::Arc;
+
+        dragoman_conformance::files_suite!({
+            let (store, dir) = fresh().await;
+            let store = Arc::new(store);
+            (
+                store.clone() as Arc<dyn dragoman_ports::Store>,
+                store.clone() as Arc<dyn dragoman_ports::MatchingStore>,
+                store as Arc<dyn dragoman_ports::FileStore>,
+                dir,
+            )
+        });
+    }
 
     mod matching {
         use super::fresh;

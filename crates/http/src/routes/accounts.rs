@@ -39,15 +39,16 @@ pub struct UserView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
+impl UserView {
+    /// The user as clients see it; `avatar_url` is a download URL signed for 300 s.
+    pub async fn of(state: &AppState, u: User) -> Self {
+        let avatar_url = crate::routes::files::avatar_url(&state.files, &u).await;
         Self {
             id: u.id.0,
             email: u.email.as_str().to_owned(),
             display_name: u.display_name.as_str().to_owned(),
             role: u.role.as_str().to_owned(),
-            // Avatar uploads arrive with the files capability; until then no user has one.
-            avatar_url: None,
+            avatar_url,
             created_at: u.created_at,
         }
     }
@@ -109,10 +110,10 @@ async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, Api
             expires_at: now + state.tokens.refresh_ttl,
         })
         .await?;
-    respond(state, user, refresh_token, now)
+    respond(state, user, refresh_token, now).await
 }
 
-fn respond(
+async fn respond(
     state: &AppState,
     user: User,
     refresh_token: String,
@@ -123,7 +124,7 @@ fn respond(
         refresh_token,
         expires_in: state.tokens.access_ttl.as_secs(),
         token_type: "Bearer",
-        user: user.into(),
+        user: UserView::of(state, user).await,
     })
 }
 
@@ -276,7 +277,7 @@ async fn refresh(
         .user(user_id)
         .await?
         .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
-    Ok(Json(respond(&state, user, next_token, now)?))
+    Ok(Json(respond(&state, user, next_token, now).await?))
 }
 
 /// Signs out: the refresh token and every token of its family stop working.
@@ -305,5 +306,5 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserVi
         .user(caller.id)
         .await?
         .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
-    Ok(Json(user.into()))
+    Ok(Json(UserView::of(&state, user).await))
 }

@@ -1,0 +1,281 @@
+//! Documents of a session (PDF, JPEG or PNG, at most 20 MiB), for its two participants only.
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use dragoman_domain::matching::SessionId;
+use dragoman_ports::{DocumentRecord, DocumentStatus, PendingUpload};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{DOCUMENT, UploadView, download_url, hand_out, key, verify};
+use crate::extract::{Caller, Json, PathId};
+use crate::problem::{ApiError, Checks, Problem};
+use crate::routes::sessions::PageQuery;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request_upload, list))
+        .routes(routes!(read))
+        .routes(routes!(complete))
+}
+
+/// A document as its session's participants see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    /// Who uploaded it.
+    pub uploaded_by: Uuid,
+    /// As the uploader named it (metadata only).
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    /// `pending` until `complete` verified the upload, then `ready`.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+    /// A signed GET URL valid 300 s; null until `ready`.
+    pub download_url: Option<String>,
+}
+
+impl DocumentView {
+    async fn of(state: &AppState, d: DocumentRecord) -> Self {
+        let download_url = match d.status {
+            DocumentStatus::Ready => {
+                download_url(state.files.objects.as_ref(), &d.object_key).await
+            }
+            DocumentStatus::Pending => None,
+        };
+        Self {
+            id: d.id,
+            session_id: d.session_id,
+            uploaded_by: d.uploader_id.0,
+            filename: d.filename,
+            content_type: d.content_type,
+            size_bytes: d.size_bytes,
+            status: d.status.as_str(),
+            created_at: d.created_at,
+            download_url,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentBody {
+    /// 1 to 255 characters, no control characters; stored as metadata, never part of a key.
+    pub filename: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`.
+    pub content_type: String,
+    /// The exact length of the file in bytes, at most 20 MiB.
+    pub size_bytes: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentUpload {
+    pub document: DocumentView,
+    pub upload: UploadView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    pub items: Vec<DocumentView>,
+    /// Null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `/v1/sessions/{id}/documents/{doc_id}`: ids that do not parse name nothing (404).
+#[derive(Debug, Clone, Copy)]
+struct DocumentPath {
+    session: Uuid,
+    document: Uuid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DocumentPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path((session, document)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound)?;
+        Ok(Self {
+            session: Uuid::parse_str(&session).map_err(|_| ApiError::NotFound)?,
+            document: Uuid::parse_str(&document).map_err(|_| ApiError::NotFound)?,
+        })
+    }
+}
+
+/// 404 unless the caller is one of the session's two participants.
+async fn participant(state: &AppState, caller: Caller, session: Uuid) -> Result<(), ApiError> {
+    state
+        .engine
+        .visible_session(SessionId(session), caller.id, false)
+        .await?;
+    Ok(())
+}
+
+fn check_filename(checks: &mut Checks, filename: &str) {
+    let length = filename.chars().count();
+    if !(1..=255).contains(&length) || filename.trim().is_empty() {
+        checks.push("filename", "must be 1 to 255 characters");
+    } else if filename.chars().any(char::is_control) {
+        checks.push("filename", "must not contain control characters");
+    }
+}
+
+/// An upload URL for a new document of the session (participants only), valid 300 s.
+#[utoipa::path(post, path = "/v1/sessions/{id}/documents", tag = "files", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = DocumentBody,
+    responses(
+        (status = 201, body = DocumentUpload),
+        (status = 404, description = "no such session, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a filename, type or size this endpoint does not accept", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn request_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(session_id): PathId,
+    Json(body): Json<DocumentBody>,
+) -> Result<(StatusCode, Json<DocumentUpload>), ApiError> {
+    let mut checks = Checks::default();
+    check_filename(&mut checks, &body.filename);
+    let spec = DOCUMENT.check(&mut checks, &body.content_type, body.size_bytes);
+    checks.done()?;
+    participant(&state, caller, session_id).await?;
+    let id = Uuid::now_v7();
+    let object_key = key(format!("sessions/{session_id}/documents/{id}"))?;
+    let record = DocumentRecord {
+        id,
+        session_id,
+        uploader_id: caller.id,
+        filename: body.filename,
+        content_type: spec.content_type.clone(),
+        size_bytes: spec.content_length,
+        object_key: object_key.to_string(),
+        status: DocumentStatus::Pending,
+        created_at: state.clock.now(),
+        ready_at: None,
+    };
+    state.files.records.create_document(&record).await?;
+    let pending = PendingUpload::Document {
+        session_id,
+        document_id: id,
+        key: record.object_key.clone(),
+    };
+    let upload = hand_out(&state, &object_key, &spec, pending).await?;
+    let document = DocumentView::of(&state, record).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(DocumentUpload { document, upload }),
+    ))
+}
+
+/// Marks the document `ready` once storage holds it with the declared type and size.
+#[utoipa::path(post, path = "/v1/sessions/{id}/documents/{doc_id}/complete", tag = "files", security(("bearer" = [])),
+    params(("id" = String, Path), ("doc_id" = String, Path)),
+    responses(
+        (status = 200, body = DocumentView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "nothing uploaded yet, or a file that is not what was declared (then removed)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: DocumentPath,
+) -> Result<Json<DocumentView>, ApiError> {
+    participant(&state, caller, path.session).await?;
+    let files = &state.files;
+    let mut document = files
+        .records
+        .document(path.session, path.document)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if document.status == DocumentStatus::Pending {
+        let object_key = key(document.object_key.clone())?;
+        verify(
+            files.objects.as_ref(),
+            &object_key,
+            &document.content_type,
+            document.size_bytes,
+        )
+        .await?
+        .map_err(|e| e.into_conflict())?;
+        let now = state.clock.now();
+        files.records.mark_document_ready(document.id, now).await?;
+        document.status = DocumentStatus::Ready;
+        document.ready_at = Some(now);
+        tracing::info!(sessionId = %path.session, documentId = %path.document, "Document ready");
+    }
+    Ok(Json(DocumentView::of(&state, document).await))
+}
+
+/// The session's documents, oldest first; each ready one with a download URL valid 300 s.
+#[utoipa::path(get, path = "/v1/sessions/{id}/documents", tag = "files", security(("bearer" = [])),
+    params(("id" = String, Path), PageQuery),
+    responses(
+        (status = 200, body = DocumentPage),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(session_id): PathId,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DocumentPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 200"));
+    }
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            Uuid::parse_str(c)
+                .map_err(|_| ApiError::invalid("cursor", "is not a cursor this API gave"))?,
+        ),
+    };
+    participant(&state, caller, session_id).await?;
+    let records = state
+        .files
+        .records
+        .documents_of_session(session_id, after, limit)
+        .await?;
+    let next_cursor = (records.len() == limit as usize)
+        .then(|| records.last().map(|d| d.id.to_string()))
+        .flatten();
+    let mut items = Vec::with_capacity(records.len());
+    for record in records {
+        items.push(DocumentView::of(&state, record).await);
+    }
+    Ok(Json(DocumentPage { items, next_cursor }))
+}
+
+/// One document of the session, with a fresh download URL once ready.
+#[utoipa::path(get, path = "/v1/sessions/{id}/documents/{doc_id}", tag = "files", security(("bearer" = [])),
+    params(("id" = String, Path), ("doc_id" = String, Path)),
+    responses(
+        (status = 200, body = DocumentView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: DocumentPath,
+) -> Result<Json<DocumentView>, ApiError> {
+    participant(&state, caller, path.session).await?;
+    let document = state
+        .files
+        .records
+        .document(path.session, path.document)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(DocumentView::of(&state, document).await))
+}
