@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use dragoman_domain::LanguageCode;
-use dragoman_domain::matching::{OfferId, RescindReason};
+use dragoman_domain::matching::{OfferId, RequestStatus, RescindReason};
 use dragoman_ports::PresenceRegistry;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -112,6 +112,13 @@ impl Engine {
             return Ok(0);
         }
         let now = self.clock.now();
+        // Most wake-ups (an accept, an end, a decline elsewhere) find every open request of the
+        // language already offered: such a round can make no offer, so it skips the snapshot, the
+        // costly read of every interpreter of the language. Expiries stay with the timer sweep.
+        let open = self.store.open_requests(language).await?;
+        if !open.iter().any(|r| r.status == RequestStatus::Queued) {
+            return Ok(0);
+        }
         let snapshot = self.store.snapshot(language, now).await?;
         let plan = self.matcher.plan(&snapshot, now);
         // Expiries first: the plan counted the interpreters they release as free.
