@@ -20,11 +20,13 @@ use dragoman_domain::{
     ModalitySet, Profile, Role, Specialization, SpecializationSet, UserId,
 };
 use dragoman_ports::matching::SetStatusOutcome;
-use dragoman_ports::{MatchingStore, NewUser, Store};
+use dragoman_ports::{Delivered, MatchingStore, NewUser, Store};
 use dragoman_store_postgres::testing::{DatabaseGuard, TestDatabase, admin_url};
 use dragoman_store_postgres::{PgStore, Pooler};
 use dragoman_store_sqlite::SqliteStore;
 use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
 
 /// Twenty real languages, as the codes the API takes (ISO 639-1 where one exists, else 639-3).
 pub const LANGUAGES: [&str; 20] = [
@@ -437,6 +439,67 @@ pub fn init_logs() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The ids an `offer.created` carries, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct OfferIds {
+    pub offer: Uuid,
+    pub request: Uuid,
+    pub interpreter: Uuid,
+    pub arrived: std::time::Instant,
+}
+
+/// What a benchmark's bus subscriber meets next.
+#[derive(Debug)]
+pub enum Next {
+    Offer(OfferIds),
+    /// The subscriber fell behind and the bus dropped this many events.
+    Lost(u64),
+    /// An `offer.created` without the ids it must carry.
+    Malformed(String),
+    /// Told to stop, or the bus closed.
+    Stop,
+}
+
+/// The next `offer.created` on `events` (other events are skipped), or why there is none.
+pub async fn next_offer(
+    events: &mut broadcast::Receiver<Arc<Delivered>>,
+    stop: &mut watch::Receiver<bool>,
+) -> Next {
+    loop {
+        let event = tokio::select! {
+            biased;
+            event = events.recv() => event,
+            _ = stop.changed() => return Next::Stop,
+        };
+        let event = match event {
+            Ok(delivered) => delivered,
+            Err(broadcast::error::RecvError::Lagged(n)) => return Next::Lost(n),
+            Err(broadcast::error::RecvError::Closed) => return Next::Stop,
+        };
+        if event.event.kind != "offer.created" {
+            continue;
+        }
+        let arrived = std::time::Instant::now();
+        let data = &event.event.data;
+        let id = |field: &str| -> anyhow::Result<Uuid> {
+            let raw = data
+                .get(field)
+                .and_then(|v| v.as_str())
+                .with_context(|| format!("offer.created without {field}"))?;
+            Uuid::parse_str(raw).with_context(|| format!("offer.created {field} {raw:?}"))
+        };
+        return match (id("id"), id("request_id"), id("interpreter_id")) {
+            (Ok(offer), Ok(request), Ok(interpreter)) => Next::Offer(OfferIds {
+                offer,
+                request,
+                interpreter,
+                arrived,
+            }),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Next::Malformed(format!("{e:#}")),
+        };
+    }
 }
 
 #[cfg(test)]

@@ -31,25 +31,10 @@ async fn offer_and_match(
     interpreter_api.set_status(&interpreter, "available").await;
     let client = client_api.signup("client").await;
     let mut client_ws = client_api.connect(&client).await;
-    let request = client_api
-        .json(
-            Method::POST,
-            "/v1/requests",
-            &client.access,
-            Some(json!({"language": language})),
-        )
-        .await;
+    let request = client_api.ask_for(&client, language).await;
     let offer = next_of(&mut interpreter_ws, "offer.created").await;
     assert_eq!(offer["data"]["request_id"], request["id"]);
-    let offer_id = offer["data"]["id"].as_str().expect("offer id");
-    accept_api
-        .json(
-            Method::POST,
-            &format!("/v1/offers/{offer_id}/accept"),
-            &interpreter.access,
-            None,
-        )
-        .await;
+    accept_api.accept(&interpreter, &offer).await;
     let matched = next_of(&mut client_ws, "request.matched").await;
     assert_eq!(
         matched["data"]["interpreter"]["id"],
@@ -86,14 +71,7 @@ async fn ids_until_quiet(socket: &mut Socket, quiet: Duration) -> Vec<u64> {
 }
 
 async fn cancelled_request(api: &Api, client: &Account) {
-    let request = api
-        .json(
-            Method::POST,
-            "/v1/requests",
-            &client.access,
-            Some(json!({"language": "de"})),
-        )
-        .await;
+    let request = api.ask_for(client, "de").await;
     let id = request["id"].as_str().expect("id");
     api.json(
         Method::POST,
@@ -160,24 +138,9 @@ async fn events_cross_instances_directly_and_through_nginx() {
     let it = direct[2].interpreter(&["it"]).await;
     let mut it_ws = direct[2].connect(&it).await;
     direct[2].set_status(&it, "available").await;
-    direct[1]
-        .json(
-            Method::POST,
-            "/v1/requests",
-            &client.access,
-            Some(json!({"language": "it"})),
-        )
-        .await;
+    direct[1].ask_for(&client, "it").await;
     let offer = next_of(&mut it_ws, "offer.created").await;
-    let offer_id = offer["data"]["id"].as_str().expect("id");
-    direct[2]
-        .json(
-            Method::POST,
-            &format!("/v1/offers/{offer_id}/accept"),
-            &it.access,
-            None,
-        )
-        .await;
+    direct[2].accept(&it, &offer).await;
     let all = ids_until_quiet(&mut witness, Duration::from_secs(2)).await;
 
     let mut again = direct[1].connect(&client).await;
@@ -234,32 +197,10 @@ async fn a_killed_instance_leaves_its_interpreter_offline_and_unoffered() {
     // From now on, nothing is offered to it: the survivor gets the first request; the second
     // waits rather than go to the offline interpreter.
     let client = direct[1].signup("client").await;
-    direct[1]
-        .json(
-            Method::POST,
-            "/v1/requests",
-            &client.access,
-            Some(json!({"language": "pl"})),
-        )
-        .await;
+    direct[1].ask_for(&client, "pl").await;
     let offer = next_of(&mut survivor_ws, "offer.created").await;
-    let offer_id = offer["data"]["id"].as_str().expect("id");
-    direct[0]
-        .json(
-            Method::POST,
-            &format!("/v1/offers/{offer_id}/accept"),
-            &survivor.access,
-            None,
-        )
-        .await;
-    let second = direct[1]
-        .json(
-            Method::POST,
-            "/v1/requests",
-            &client.access,
-            Some(json!({"language": "pl"})),
-        )
-        .await;
+    direct[0].accept(&survivor, &offer).await;
+    let second = direct[1].ask_for(&client, "pl").await;
     let second_id = second["id"].as_str().expect("id");
     // Many match ticks later.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -53,14 +53,7 @@ async fn a_request_is_offered_accepted_ended_and_rated(backend: Backend) {
     assert_eq!(offered["status"], "offered");
     assert!(offered["queue_position"].is_null());
 
-    let accepted = app
-        .post_empty_as(
-            &interpreter.access,
-            &format!("/v1/offers/{}/accept", offer["id"].as_str().expect("id")),
-        )
-        .await;
-    assert_eq!(accepted.status(), StatusCode::OK);
-    let session: Value = accepted.json().await.expect("JSON");
+    let session = app.accept(&interpreter, &offer).await;
     assert_eq!(session["request_id"], request_id.as_str());
     assert_eq!(session["client_id"], client.id.as_str());
     assert!(session["ended_at"].is_null());

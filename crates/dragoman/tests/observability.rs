@@ -8,7 +8,7 @@ mod common;
 use common::{Backend, spawn_app};
 use dragoman_engine::gauges::StoreGauges;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The value of the sample `name{labels}` (labels in the order they were given), if any.
 fn sample(metrics: &str, series: &str) -> Option<f64> {
@@ -35,14 +35,7 @@ async fn metrics_after_a_match_show_its_counts_gauges_and_observation() {
         .await;
     assert_eq!(waiting.status(), StatusCode::CREATED);
     let offer = app.wait_for_offer(&interpreter).await;
-    let accepted = app
-        .post_empty_as(
-            &interpreter.access,
-            &format!("/v1/offers/{}/accept", offer["id"].as_str().expect("id")),
-        )
-        .await;
-    assert_eq!(accepted.status(), StatusCode::OK);
-    let session: Value = accepted.json().await.expect("JSON");
+    let session = app.accept(&interpreter, &offer).await;
     let match_time = session["match_time_ms"].as_f64().expect("match time") / 1000.0;
 
     // What the periodic task does every METRICS_INTERVAL_MS, done now.

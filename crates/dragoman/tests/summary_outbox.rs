@@ -16,7 +16,7 @@ use dragoman_domain::matching::SessionId;
 use dragoman_ports::matching::SessionOutcome;
 use dragoman_ports::{JobEffects, MatchingStore};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn spawn(on_redis: bool) -> TestApp {
     if !on_redis {
@@ -63,14 +63,7 @@ async fn session(app: &TestApp) -> (String, String, String) {
     app.post_as(&client.access, "/v1/requests", &json!({"language": "ko"}))
         .await;
     let offer = app.wait_for_offer(&interpreter).await;
-    let accepted = app
-        .post_empty_as(
-            &interpreter.access,
-            &format!("/v1/offers/{}/accept", offer["id"].as_str().expect("id")),
-        )
-        .await;
-    assert_eq!(accepted.status(), StatusCode::OK);
-    let session: Value = accepted.json().await.expect("JSON");
+    let session = app.accept(&interpreter, &offer).await;
     (
         session["id"].as_str().expect("id").to_owned(),
         client.id,

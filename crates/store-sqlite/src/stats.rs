@@ -57,15 +57,12 @@ pub(crate) async fn language_load(
     language: LanguageCode,
 ) -> Result<LanguageLoad, StoreError> {
     let row = sqlx::query(
-        "SELECT
-             (SELECT COALESCE(SUM(i.status = 'available'), 0)
-              FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-              WHERE l.code = ?1) AS available,
-             (SELECT COALESCE(SUM(i.status IN ('available', 'reserved', 'busy', 'wrap_up')), 0)
-              FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-              WHERE l.code = ?1) AS online,
-             (SELECT COUNT(*) FROM requests
-              WHERE language = ?1 AND status IN ('queued', 'offered')) AS waiting",
+        "SELECT COALESCE(SUM(i.status = 'available'), 0) AS available,
+                COALESCE(SUM(i.status IN ('available', 'reserved', 'busy', 'wrap_up')), 0) AS online,
+                (SELECT COUNT(*) FROM requests
+                 WHERE language = ?1 AND status IN ('queued', 'offered')) AS waiting
+         FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+         WHERE l.code = ?1",
     )
     .bind(language.as_str())
     .fetch_one(pool)

@@ -22,8 +22,8 @@ use chrono::{TimeDelta, Utc};
 use clap::Parser;
 use dragoman_bench_matching::metered::{Metered, Role, Tally, WhatIf, as_role};
 use dragoman_bench_matching::{
-    Backend, CpuSample, CpuUse, StoreKind, extra_client, fmt, init_logs, languages, percentile,
-    round_trips, seed, until_signal,
+    Backend, CpuSample, CpuUse, Next, StoreKind, extra_client, fmt, init_logs, languages,
+    next_offer, percentile, round_trips, seed, until_signal,
 };
 use dragoman_domain::matching::{
     Matcher, MatchingConfig, Need, OfferId, Priority, Request, RequestId, SessionId,
@@ -510,29 +510,18 @@ async fn subscribe(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let event = tokio::select! {
-            biased;
-            event = events.recv() => event,
-            _ = stop.changed() => break,
-        };
-        let event = match event {
-            Ok(delivered) => delivered,
-            Err(broadcast::error::RecvError::Lagged(n)) => {
+        let (offer, request, interpreter, arrived) = match next_offer(&mut events, &mut stop).await
+        {
+            Next::Offer(ids) => (ids.offer, ids.request, ids.interpreter, ids.arrived),
+            Next::Lost(n) => {
                 shared.lost_events.fetch_add(n, Ordering::Relaxed);
                 continue;
             }
-            Err(broadcast::error::RecvError::Closed) => break,
-        };
-        if event.event.kind != "offer.created" {
-            continue;
-        }
-        let arrived = Instant::now();
-        let (offer, request, interpreter) = match offer_ids(&event.event.data) {
-            Ok(ids) => ids,
-            Err(e) => {
+            Next::Malformed(e) => {
                 shared.note_error("offer.created", e);
                 continue;
             }
+            Next::Stop => break,
         };
         {
             let mut offered = shared.offered.lock().unwrap_or_else(|p| p.into_inner());
@@ -574,17 +563,6 @@ async fn subscribe(
 }
 
 /// (offer id, request id, interpreter id) of an `offer.created` payload.
-fn offer_ids(data: &serde_json::Value) -> anyhow::Result<(Uuid, Uuid, Uuid)> {
-    let id = |field: &str| -> anyhow::Result<Uuid> {
-        let raw = data
-            .get(field)
-            .and_then(|v| v.as_str())
-            .with_context(|| format!("offer.created without {field}"))?;
-        Uuid::parse_str(raw).with_context(|| format!("offer.created {field} {raw:?}"))
-    };
-    Ok((id("id")?, id("request_id")?, id("interpreter_id")?))
-}
-
 fn print_outcome(o: &Outcome, achieved: f64, shared: &Shared) {
     println!(
         "{} at {} requests/s for {} s: sent {} (achieved {:.0}/s), created {}, failed {}, no free client {}",

@@ -20,7 +20,7 @@ use anyhow::Context;
 use chrono::TimeDelta;
 use clap::Parser;
 use dragoman_bench_matching::{
-    Backend, StoreKind, fmt, init_logs, languages, percentile, seed, until_signal,
+    Backend, Next, StoreKind, fmt, init_logs, languages, next_offer, percentile, seed, until_signal,
 };
 use dragoman_domain::matching::{MatchingConfig, Need, OfferId, Priority, SessionId};
 use dragoman_domain::{LanguageCode, UserId};
@@ -279,37 +279,18 @@ async fn answer(
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
     loop {
-        let event = tokio::select! {
-            biased;
-            event = events.recv() => event,
-            _ = stop.changed() => break,
-        };
-        let event = match event {
-            Ok(delivered) => delivered,
-            Err(broadcast::error::RecvError::Lagged(n)) => {
+        let (request, interpreter, offer, arrived) = match next_offer(&mut events, &mut stop).await
+        {
+            Next::Offer(ids) => (ids.request, ids.interpreter, ids.offer, ids.arrived),
+            Next::Lost(n) => {
                 note(&shared, format!("{n} bus events lost"));
                 continue;
             }
-            Err(broadcast::error::RecvError::Closed) => break,
-        };
-        if event.event.kind != "offer.created" {
-            continue;
-        }
-        let arrived = Instant::now();
-        let ids = ["id", "request_id", "interpreter_id"].map(|f| {
-            event
-                .event
-                .data
-                .get(f)
-                .and_then(|v| v.as_str())
-                .and_then(|s| Uuid::parse_str(s).ok())
-        });
-        let [Some(offer), Some(request), Some(interpreter)] = ids else {
-            note(
-                &shared,
-                format!("malformed offer.created {}", event.event.data),
-            );
-            continue;
+            Next::Malformed(e) => {
+                note(&shared, format!("malformed offer.created: {e}"));
+                continue;
+            }
+            Next::Stop => break,
         };
         shared
             .offered

@@ -173,6 +173,16 @@ impl TestApp {
         }
     }
 
+    /// The interpreter accepts `offer` (as `wait_for_offer` returns it); the session started.
+    pub async fn accept(&self, interpreter: &Account, offer: &Value) -> Value {
+        let id = offer["id"].as_str().expect("offer id");
+        let accepted = self
+            .post_empty_as(&interpreter.access, &format!("/v1/offers/{id}/accept"))
+            .await;
+        assert_eq!(accepted.status(), StatusCode::OK);
+        accepted.json().await.expect("JSON")
+    }
+
     /// The interpreter's pending offers now.
     pub async fn pending_offers(&self, interpreter: &Account) -> Vec<Value> {
         let page: Value = self

@@ -36,14 +36,7 @@ pub async fn session(app: &TestApp) -> (String, Account, Account) {
         .await;
     assert_eq!(request.status(), StatusCode::CREATED);
     let offer = app.wait_for_offer(&interpreter).await;
-    let accepted = app
-        .post_empty_as(
-            &interpreter.access,
-            &format!("/v1/offers/{}/accept", offer["id"].as_str().expect("id")),
-        )
-        .await;
-    assert_eq!(accepted.status(), StatusCode::OK);
-    let session: Value = accepted.json().await.expect("JSON");
+    let session = app.accept(&interpreter, &offer).await;
     (
         session["id"].as_str().expect("id").to_owned(),
         client,

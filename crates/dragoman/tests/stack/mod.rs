@@ -237,6 +237,29 @@ impl Api {
         .await;
     }
 
+    /// `client` asks for an interpreter of `language`; the created request.
+    pub async fn ask_for(&self, client: &Account, language: &str) -> Value {
+        self.json(
+            reqwest::Method::POST,
+            "/v1/requests",
+            &client.access,
+            Some(json!({"language": language})),
+        )
+        .await
+    }
+
+    /// `interpreter` accepts `offer`, an `offer.created` event.
+    pub async fn accept(&self, interpreter: &Account, offer: &Value) {
+        let id = offer["data"]["id"].as_str().expect("offer id");
+        self.json(
+            reqwest::Method::POST,
+            &format!("/v1/offers/{id}/accept"),
+            &interpreter.access,
+            None,
+        )
+        .await;
+    }
+
     pub async fn status_of(&self, account: &Account) -> String {
         let me = self
             .json(

@@ -58,15 +58,12 @@ pub(crate) async fn language_load(
 ) -> Result<LanguageLoad, StoreError> {
     let mut tx = store.begin().await?;
     let row = store
-        .q("SELECT
-                (SELECT count(*) FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-                 WHERE l.code = $1 AND i.profile_updated_at IS NOT NULL
-                   AND i.status = 'available') AS available,
-                (SELECT count(*) FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-                 WHERE l.code = $1 AND i.profile_updated_at IS NOT NULL
-                   AND i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online,
-                (SELECT count(*) FROM requests
-                 WHERE language = $1 AND status IN ('queued', 'offered')) AS waiting")
+        .q("SELECT count(*) FILTER (WHERE i.status = 'available') AS available,
+                   count(*) FILTER (WHERE i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online,
+                   (SELECT count(*) FROM requests
+                    WHERE language = $1 AND status IN ('queued', 'offered')) AS waiting
+            FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+            WHERE l.code = $1 AND i.profile_updated_at IS NOT NULL")
         .bind(lang.as_str())
         .fetch_one(&mut *tx)
         .await
