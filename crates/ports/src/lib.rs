@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod matching;
 pub mod objects;
 pub mod presence;
+pub mod profiles;
 pub mod queue;
 pub mod store;
 
@@ -30,6 +31,7 @@ pub use objects::{
     UploadSpec,
 };
 pub use presence::PresenceRegistry;
+pub use profiles::ProfileCache;
 pub use queue::{
     Delivery, Enqueued, JobEffects, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
     SessionSummary,

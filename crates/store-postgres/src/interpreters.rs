@@ -17,12 +17,20 @@ pub(crate) async fn put_profile(
     now: DateTime<Utc>,
 ) -> Result<InterpreterRecord, StoreError> {
     let mut tx = store.begin().await?;
+    let codes: Vec<&str> = profile
+        .languages()
+        .iter()
+        .map(|s| s.code.as_str())
+        .collect();
     let updated = store
-        .q("UPDATE interpreters SET specializations = $1, modalities = $2, profile_updated_at = $3 WHERE user_id = $4")
+        .q("UPDATE interpreters SET specializations = $1, modalities = $2, profile_updated_at = $3,
+                   profile_version = profile_version + 1, language_codes = $5
+            WHERE user_id = $4")
         .bind(profile.specializations.bits())
         .bind(profile.modalities.bits())
         .bind(now)
         .bind(user_id.0)
+        .bind(&codes)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -132,6 +140,19 @@ pub(crate) async fn read_profile(
     profile_from_parts(languages, specializations, modalities)
 }
 
+/// One language of a profile from its stored columns.
+pub(crate) fn skill_from_parts(
+    code: &str,
+    level: &str,
+    certified: bool,
+) -> Result<LanguageSkill, StoreError> {
+    Ok(LanguageSkill {
+        code: LanguageCode::parse(code).map_err(corrupt)?,
+        level: Level::parse(level).map_err(corrupt)?,
+        certified,
+    })
+}
+
 /// A profile from its stored parts: (code, level, certified) in order, and the two masks.
 pub(crate) fn profile_from_parts(
     languages: impl IntoIterator<Item = (String, String, bool)>,
@@ -140,13 +161,7 @@ pub(crate) fn profile_from_parts(
 ) -> Result<Profile, StoreError> {
     let languages = languages
         .into_iter()
-        .map(|(code, level, certified)| {
-            Ok(LanguageSkill {
-                code: LanguageCode::parse(&code).map_err(corrupt)?,
-                level: Level::parse(&level).map_err(corrupt)?,
-                certified,
-            })
-        })
+        .map(|(code, level, certified)| skill_from_parts(&code, &level, certified))
         .collect::<Result<Vec<_>, StoreError>>()?;
     Profile::new(
         languages,

@@ -53,6 +53,8 @@ pub struct PgStore {
     pool: PgPool,
     /// False behind a transaction pooler: each query is sent unnamed.
     persistent: bool,
+    /// Profiles' languages already read, for matching's snapshots.
+    profiles: std::sync::Arc<dragoman_ports::ProfileCache>,
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -73,6 +75,7 @@ impl PgStore {
         Ok(Self {
             pool,
             persistent: pooler == Pooler::None,
+            profiles: Default::default(),
         })
     }
 

@@ -19,7 +19,8 @@ pub(crate) async fn put_profile(
 ) -> Result<InterpreterRecord, StoreError> {
     let mut tx = pool.begin().await.map_err(db_error)?;
     let updated = sqlx::query(
-        "UPDATE interpreters SET specializations = ?, modalities = ?, profile_updated_at = ? WHERE user_id = ?",
+        "UPDATE interpreters SET specializations = ?, modalities = ?, profile_updated_at = ?,
+                profile_version = profile_version + 1 WHERE user_id = ?",
     )
     .bind(profile.specializations.bits())
     .bind(profile.modalities.bits())

@@ -41,6 +41,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections for queries that change nothing.
     reader: SqlitePool,
+    /// Profiles' languages already read, for matching's snapshots.
+    profiles: std::sync::Arc<dragoman_ports::ProfileCache>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -73,7 +75,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .with_context(|| format!("opening SQLite database {} for reading", path.display()))?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            profiles: Default::default(),
+        })
     }
 
     /// Each pool's name, connections open, idle and the most it opens, for the pool gauges.

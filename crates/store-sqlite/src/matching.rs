@@ -66,7 +66,7 @@ impl MatchingStore for SqliteStore {
         language: LanguageCode,
         now: DateTime<Utc>,
     ) -> Result<Snapshot, StoreError> {
-        snapshot::snapshot(&self.reader, language, now).await
+        snapshot::snapshot(&self.reader, &self.profiles, language, now).await
     }
 
     async fn apply_offer(

@@ -2,17 +2,18 @@
 //! interpreter whose profile lists it (whatever their status), the offer history of those
 //! requests and their pending offers, all read in one read transaction so that they agree.
 //!
-//! Four queries whatever the number of interpreters: the interpreters' rows, then all their
-//! languages at once, rather than one query per interpreter.
+//! Four queries whatever the number of interpreters: the interpreters' rows (with their profile
+//! version), the open requests, the offer history and the pending offers. The languages of the
+//! profiles come from the store's `ProfileCache`, read again only when a profile changed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::matching::{InterpreterSnapshot, OfferHistory, RequestId, Snapshot};
 use dragoman_domain::{
     InterpreterStatus, LanguageCode, LanguageSkill, ModalitySet, Profile, SpecializationSet, UserId,
 };
-use dragoman_ports::StoreError;
+use dragoman_ports::{ProfileCache, StoreError};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::presence::utc_day;
@@ -21,12 +22,13 @@ use crate::{corrupt, db_error, instant, interpreters, requests};
 
 pub(crate) async fn snapshot(
     pool: &SqlitePool,
+    profiles: &ProfileCache,
     language: LanguageCode,
     now: DateTime<Utc>,
 ) -> Result<Snapshot, StoreError> {
     let mut tx = pool.begin().await.map_err(db_error)?;
     let requests = requests::open_of(&mut tx, language).await?;
-    let interpreters = interpreters_of(&mut tx, language, now).await?;
+    let interpreters = interpreters_of(&mut tx, profiles, language, now).await?;
     let history = sqlx::query(
         "SELECT o.request_id, o.interpreter_id FROM offers o
          JOIN requests r ON r.id = o.request_id
@@ -62,33 +64,18 @@ pub(crate) async fn snapshot(
 }
 
 /// Everyone with a profile listing `language`, with the counters of `now`'s UTC day (a counter
-/// last written on another day reads as zero).
+/// last written on another day reads as zero). The languages of their profiles come from
+/// `profiles`, read here only for the interpreters whose profile version it does not hold.
 async fn interpreters_of(
     conn: &mut SqliteConnection,
+    profiles: &ProfileCache,
     language: LanguageCode,
     now: DateTime<Utc>,
 ) -> Result<Vec<InterpreterSnapshot>, StoreError> {
-    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
-    let skills = sqlx::query(
-        "SELECT m.user_id, m.code, m.level, m.certified
-         FROM interpreter_languages l JOIN interpreter_languages m ON m.user_id = l.user_id
-         WHERE l.code = ? ORDER BY m.user_id, m.position",
-    )
-    .bind(language.as_str())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for row in &skills {
-        languages
-            .entry(rows::user(row, "user_id")?)
-            .or_default()
-            .push(interpreters::skill(row)?);
-    }
-
     let day = utc_day(now);
     let rows = sqlx::query(
         "SELECT i.user_id, i.status, i.status_since, i.idle_since, i.specializations,
-                i.modalities, i.last_offered_at,
+                i.modalities, i.last_offered_at, i.profile_version,
                 CASE WHEN i.stats_day = ? THEN i.declines_today ELSE 0 END AS declines_today,
                 CASE WHEN i.stats_day = ? THEN i.talk_time_today_us ELSE 0 END AS talk_time_today_us
          FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
@@ -100,12 +87,27 @@ async fn interpreters_of(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
-    rows.iter()
+    let versions = rows
+        .iter()
         .map(|row| {
+            Ok((
+                rows::user(row, "user_id")?,
+                get::<i64>(row, "profile_version")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let languages = profiles
+        .languages(&versions, move |users| {
+            read_languages(conn, language, users)
+        })
+        .await?;
+    rows.iter()
+        .zip(languages)
+        .map(|(row, languages)| {
             let id = rows::user(row, "user_id")?;
             let since = instant(get(row, "status_since")?)?;
             let profile = Profile::new(
-                languages.remove(&id).unwrap_or_default(),
+                languages.to_vec(),
                 SpecializationSet::from_bits(get(row, "specializations")?),
                 ModalitySet::from_bits(get(row, "modalities")?),
             )
@@ -128,4 +130,35 @@ async fn interpreters_of(
             })
         })
         .collect()
+}
+
+/// The languages of `users`, all of whom list `language`, in profile order. One query: the
+/// languages of everyone listing `language`, kept for `users` only (most rounds ask for none, and
+/// the first asks for everyone).
+async fn read_languages(
+    conn: &mut SqliteConnection,
+    language: LanguageCode,
+    users: Vec<UserId>,
+) -> Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError> {
+    let users: HashSet<UserId> = users.into_iter().collect();
+    let found = sqlx::query(
+        "SELECT m.user_id, m.code, m.level, m.certified
+         FROM interpreter_languages l JOIN interpreter_languages m ON m.user_id = l.user_id
+         WHERE l.code = ? ORDER BY m.user_id, m.position",
+    )
+    .bind(language.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
+    for row in &found {
+        let user = rows::user(row, "user_id")?;
+        if users.contains(&user) {
+            languages
+                .entry(user)
+                .or_default()
+                .push(interpreters::skill(row)?);
+        }
+    }
+    Ok(languages)
 }

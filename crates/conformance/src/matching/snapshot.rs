@@ -174,3 +174,70 @@ pub async fn today_counters_reset_on_a_new_utc_day(
         .expect("snapshot");
     assert_eq!(counters(later), (1, TimeDelta::zero()));
 }
+
+/// A profile changed between two snapshots is seen whole by the second, even when the change
+/// carries the same instant as the profile before it (a store that keeps profiles between
+/// snapshots must key them by something every change moves).
+pub async fn snapshot_sees_each_profile_change(
+    store: Arc<dyn Store>,
+    matching: Arc<dyn MatchingStore>,
+) {
+    let i = available_interpreter(&*store, &*matching, "ines", &["es", "fr"], 0).await;
+    let profile_in = |snapshot: dragoman_domain::Snapshot| {
+        snapshot
+            .interpreters
+            .into_iter()
+            .find(|s| s.id == i)
+            .map(|s| s.profile)
+    };
+    let first = matching
+        .snapshot(lang("es"), at(1))
+        .await
+        .expect("snapshot");
+    assert_eq!(profile_in(first), Some(profile(&["es", "fr"])));
+
+    // Same languages, another level and another order, at the same instant as the first profile.
+    let mut reordered = profile(&["fr", "es"]);
+    let mut skills = reordered.languages().to_vec();
+    skills[1].level = dragoman_domain::Level::Native;
+    skills[1].certified = true;
+    reordered = dragoman_domain::Profile::new(
+        skills,
+        reordered.specializations,
+        reordered.modalities,
+    )
+    .expect("a valid profile");
+    store
+        .put_profile(i, &reordered, at(0))
+        .await
+        .expect("profile");
+    let second = matching
+        .snapshot(lang("es"), at(2))
+        .await
+        .expect("snapshot");
+    assert_eq!(
+        profile_in(second),
+        Some(reordered),
+        "the changed profile, not the one read before"
+    );
+
+    // Spanish dropped: no longer in Spanish's snapshot, still in French's with the new profile.
+    store
+        .put_profile(i, &profile(&["fr"]), at(0))
+        .await
+        .expect("profile");
+    let spanish = matching
+        .snapshot(lang("es"), at(3))
+        .await
+        .expect("snapshot");
+    assert_eq!(
+        profile_in(spanish),
+        None,
+        "no longer listed under a dropped language"
+    );
+    let french = matching
+        .snapshot(lang("fr"), at(3))
+        .await
+        .expect("snapshot");
+    assert_eq!(profile_in(french), Some(profile(&["fr"])));
+}

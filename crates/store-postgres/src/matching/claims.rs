@@ -7,11 +7,13 @@
 //! gives way to the named unique indexes (`ON CONFLICT DO NOTHING`). Whichever fails, the
 //! transaction rolls back and the caller learns it lost: another instance got there first.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use dragoman_domain::matching::{
     Explanation, Offer, OfferHistory, OfferStatus, RequestEvent, RequestId, Snapshot, covers,
 };
-use dragoman_domain::{LanguageCode, UserId};
+use dragoman_domain::{LanguageCode, LanguageSkill, UserId};
 use dragoman_ports::StoreError;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -20,7 +22,7 @@ use super::desk::{self, Desk, select_desk};
 use super::records::lock_request;
 use super::retry::{Attempt, retrying};
 use super::rows::{self, select_offer, select_request};
-use crate::{PgStore, db_error};
+use crate::{PgStore, db_error, interpreters};
 
 pub(crate) async fn languages_waiting(store: &PgStore) -> Result<Vec<LanguageCode>, StoreError> {
     let mut tx = store.begin().await?;
@@ -60,32 +62,33 @@ pub(crate) async fn snapshot(
         .iter()
         .map(|r| rows::request(r).map(|rec| rec.request))
         .collect::<Result<Vec<_>, _>>()?;
-    // Every interpreter listing the language, with the whole profile aggregated in the row.
+    // Every interpreter listing the language: the narrow rows, then the languages of the
+    // profiles this instance has not read at their current version (profiles::ProfileCache).
     let found = store
         .q(select_desk!(
-            ", langs.codes, langs.levels, langs.certified",
-            "CROSS JOIN LATERAL (
-                 SELECT array_agg(code ORDER BY position) AS codes,
-                        array_agg(level ORDER BY position) AS levels,
-                        array_agg(certified ORDER BY position) AS certified
-                 FROM interpreter_languages l WHERE l.user_id = interpreters.user_id) AS langs
-             WHERE profile_updated_at IS NOT NULL
-               AND user_id IN (SELECT user_id FROM interpreter_languages WHERE code = $1)
+            ", profile_version",
+            "WHERE language_codes @> ARRAY[$1::text] AND profile_updated_at IS NOT NULL
              ORDER BY user_id"
         ))
         .bind(language.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    let mut interpreters = Vec::with_capacity(found.len());
+    let mut desks = Vec::with_capacity(found.len());
+    let mut versions = Vec::with_capacity(found.len());
     for row in &found {
         let d = Desk::from_row(row)?;
-        let languages = rows::get::<Vec<String>>(row, "codes")?
-            .into_iter()
-            .zip(rows::get::<Vec<String>>(row, "levels")?)
-            .zip(rows::get::<Vec<bool>>(row, "certified")?)
-            .map(|((code, level), certified)| (code, level, certified));
-        let profile = d.profile_from(languages)?;
+        versions.push((d.user_id, rows::get::<i64>(row, "profile_version")?));
+        desks.push(d);
+    }
+    let conn: &mut PgConnection = &mut tx;
+    let skills = store
+        .profiles
+        .languages(&versions, move |users| read_languages(store, conn, users))
+        .await?;
+    let mut interpreters = Vec::with_capacity(desks.len());
+    for (d, skills) in desks.iter().zip(skills) {
+        let profile = d.profile_of(skills.to_vec())?;
         interpreters.push(d.snapshot(profile, now));
     }
     let history = store
@@ -122,6 +125,36 @@ pub(crate) async fn snapshot(
         history,
         pending_offers,
     })
+}
+
+/// The languages of `users`, in profile order, in one query.
+async fn read_languages(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    users: Vec<UserId>,
+) -> Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError> {
+    let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+    let found = store
+        .q(
+            "SELECT user_id, code, level, certified FROM interpreter_languages
+            WHERE user_id = ANY($1) ORDER BY user_id, position",
+        )
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
+    for row in &found {
+        languages
+            .entry(UserId(rows::get(row, "user_id")?))
+            .or_default()
+            .push(interpreters::skill_from_parts(
+                &rows::get::<String>(row, "code")?,
+                &rows::get::<String>(row, "level")?,
+                rows::get(row, "certified")?,
+            )?);
+    }
+    Ok(languages)
 }
 
 pub(crate) async fn apply_offer(

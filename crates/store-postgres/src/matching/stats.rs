@@ -62,8 +62,8 @@ pub(crate) async fn language_load(
                    count(*) FILTER (WHERE i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online,
                    (SELECT count(*) FROM requests
                     WHERE language = $1 AND status IN ('queued', 'offered')) AS waiting
-            FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-            WHERE l.code = $1 AND i.profile_updated_at IS NOT NULL")
+            FROM interpreters i
+            WHERE i.language_codes @> ARRAY[$1::text] AND i.profile_updated_at IS NOT NULL")
         .bind(lang.as_str())
         .fetch_one(&mut *tx)
         .await

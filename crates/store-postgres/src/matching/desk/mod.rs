@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dragoman_domain::matching::{AwayReason, InterpreterSnapshot, Presence};
-use dragoman_domain::{InterpreterStatus, Profile, UserId};
+use dragoman_domain::{
+    InterpreterStatus, LanguageSkill, ModalitySet, Profile, SpecializationSet, UserId,
+};
 use dragoman_ports::StoreError;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -131,12 +133,14 @@ impl Desk {
         }
     }
 
-    /// The profile from its languages (code, level, certified) and this row's masks.
-    pub fn profile_from(
-        &self,
-        languages: impl IntoIterator<Item = (String, String, bool)>,
-    ) -> Result<Profile, StoreError> {
-        interpreters::profile_from_parts(languages, self.specializations, self.modalities)
+    /// The profile from its languages and this row's masks.
+    pub fn profile_of(&self, languages: Vec<LanguageSkill>) -> Result<Profile, StoreError> {
+        Profile::new(
+            languages,
+            SpecializationSet::from_bits(self.specializations),
+            ModalitySet::from_bits(self.modalities),
+        )
+        .map_err(corrupt)
     }
 
     /// The profile, read after the row is locked so that a concurrent profile change is seen

@@ -1,0 +1,146 @@
+//! The languages of interpreters' profiles, kept in memory by a store under their version.
+//!
+//! A matching round reads every interpreter of its language, but profiles change rarely (an
+//! interpreter editing their languages) while statuses and counters change at every offer. A
+//! store therefore reads the narrow interpreter rows with a `profile_version`, and reads the
+//! languages only of those whose version it has not seen, in the same read transaction. The
+//! version is raised by the statement that changes the profile, so a version read together with
+//! its languages names exactly those languages; an entry at another version is replaced, never
+//! trusted. Both stores share this cache; each reads the missing languages its own way.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dragoman_domain::{LanguageSkill, UserId};
+
+use crate::StoreError;
+
+/// One interpreter's languages, in profile order.
+pub type Languages = Arc<[LanguageSkill]>;
+
+/// Languages per interpreter, each under the profile version it was read at.
+#[derive(Debug, Default)]
+pub struct ProfileCache {
+    entries: Mutex<HashMap<UserId, (i64, Languages)>>,
+}
+
+impl ProfileCache {
+    fn entries(&self) -> MutexGuard<'_, HashMap<UserId, (i64, Languages)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The languages of each of `wanted` (interpreter, profile version), in its order. Those not
+    /// held at that version are asked of `read` all at once: it returns the languages of the
+    /// interpreters it is given, read in the same transaction as the versions.
+    pub async fn languages<F, Fut>(
+        &self,
+        wanted: &[(UserId, i64)],
+        read: F,
+    ) -> Result<Vec<Languages>, StoreError>
+    where
+        F: FnOnce(Vec<UserId>) -> Fut,
+        Fut: Future<Output = Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError>>,
+    {
+        let mut found: Vec<Option<Languages>> = {
+            let entries = self.entries();
+            wanted
+                .iter()
+                .map(|(user, version)| match entries.get(user) {
+                    Some((v, languages)) if v == version => Some(languages.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let missing: Vec<UserId> = wanted
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|((user, _), _)| *user)
+            .collect();
+        if !missing.is_empty() {
+            let mut read = read(missing).await?;
+            let mut entries = self.entries();
+            for ((user, version), slot) in wanted.iter().zip(found.iter_mut()) {
+                if slot.is_none() {
+                    let languages: Languages = Arc::from(read.remove(user).unwrap_or_default());
+                    entries.insert(*user, (*version, languages.clone()));
+                    *slot = Some(languages);
+                }
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Interpreters held.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dragoman_domain::{LanguageCode, Level};
+    use uuid::Uuid;
+
+    fn skill(code: &str) -> LanguageSkill {
+        LanguageSkill {
+            code: LanguageCode::parse(code).expect("a code"),
+            level: Level::Professional,
+            certified: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_only_what_it_does_not_hold_at_that_version() {
+        let cache = ProfileCache::default();
+        let (a, b) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
+        let asked = Mutex::new(Vec::new());
+        let read = |users: Vec<UserId>| {
+            asked.lock().expect("lock").push(users.clone());
+            let codes = if users.contains(&a) { "es" } else { "fr" };
+            async move { Ok(users.into_iter().map(|u| (u, vec![skill(codes)])).collect()) }
+        };
+        let first = cache
+            .languages(&[(a, 1), (b, 1)], read)
+            .await
+            .expect("read");
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0][0].code.as_str(), "es");
+        let again = cache
+            .languages(&[(b, 1), (a, 1)], read)
+            .await
+            .expect("held");
+        assert_eq!(again[1][0].code.as_str(), "es", "in the order asked");
+        assert_eq!(asked.lock().expect("lock").len(), 1, "nothing read again");
+
+        // b's profile moved on: only b is read, and its new languages replace the old.
+        let read_b = |users: Vec<UserId>| async move {
+            assert_eq!(users, vec![b]);
+            Ok(users.into_iter().map(|u| (u, vec![skill("de")])).collect())
+        };
+        let moved = cache
+            .languages(&[(a, 1), (b, 2)], read_b)
+            .await
+            .expect("read");
+        assert_eq!(moved[1][0].code.as_str(), "de");
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_keeps_nothing() {
+        let cache = ProfileCache::default();
+        let a = UserId(Uuid::now_v7());
+        let failed = cache
+            .languages(&[(a, 1)], |_| async {
+                Err(StoreError::Backend(anyhow::anyhow!("connection lost")))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert!(cache.is_empty());
+    }
+}
