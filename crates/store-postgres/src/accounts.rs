@@ -70,14 +70,14 @@ pub(crate) async fn create_user(store: &PgStore, new: NewUser) -> Result<User, S
 }
 
 pub(crate) async fn user(store: &PgStore, id: UserId) -> Result<Option<User>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let row = store
         .q(select_user!("id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     row.map(|r| user_from_row(&r).map(|u| u.user)).transpose()
 }
 
@@ -85,14 +85,14 @@ pub(crate) async fn user_by_email(
     store: &PgStore,
     email: &Email,
 ) -> Result<Option<UserRecord>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let row = store
         .q(select_user!("email = $1"))
         .bind(email.as_str())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     row.map(|r| user_from_row(&r)).transpose()
 }
 

@@ -70,9 +70,9 @@ pub(crate) async fn interpreter(
     store: &PgStore,
     user_id: UserId,
 ) -> Result<Option<InterpreterRecord>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let record = load(store, &mut tx, user_id).await?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     Ok(record)
 }
 

@@ -34,7 +34,8 @@ use dragoman_ports::{
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 /// How connections reach PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,9 +136,57 @@ impl PgStore {
         self.pool.begin().await.map_err(db_error)
     }
 
+    /// A connection for reads that write nothing and need no snapshot of their own (under READ
+    /// COMMITTED a transaction gives each statement its own snapshot anyway). Directly, a pooled
+    /// connection, which saves the BEGIN and COMMIT round trips; through a transaction pooler, a
+    /// transaction, since outside one the pooler may hand the connection over mid-statement.
+    pub(crate) async fn read(&self) -> Result<Reading, StoreError> {
+        Ok(if self.persistent {
+            Reading::Direct(self.pool.acquire().await.map_err(db_error)?)
+        } else {
+            Reading::Pooled(self.begin().await?)
+        })
+    }
+
     /// A query prepared as this pool's mode allows.
     pub(crate) fn q(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
         sqlx::query(sql).persistent(self.persistent)
+    }
+}
+
+/// See [`PgStore::read`]. Dereferences to the connection to run the reads on; [`Reading::done`]
+/// ends it.
+pub(crate) enum Reading {
+    Direct(PoolConnection<Postgres>),
+    Pooled(Transaction<'static, Postgres>),
+}
+
+impl Reading {
+    pub(crate) async fn done(self) -> Result<(), StoreError> {
+        match self {
+            Reading::Direct(_) => Ok(()),
+            Reading::Pooled(tx) => tx.commit().await.map_err(db_error),
+        }
+    }
+}
+
+impl std::ops::Deref for Reading {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Reading::Direct(c) => c,
+            Reading::Pooled(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Reading {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Reading::Direct(c) => c,
+            Reading::Pooled(tx) => tx,
+        }
     }
 }
 

@@ -22,14 +22,14 @@ pub(crate) async fn presence(
     store: &PgStore,
     user: UserId,
 ) -> Result<Option<PresenceRecord>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let row = store
         .q(select_desk!("WHERE user_id = $1"))
         .bind(user.0)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     row.map(|r| {
         Desk::from_row(&r).map(|d| PresenceRecord {
             user_id: d.user_id,

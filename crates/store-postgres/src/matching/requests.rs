@@ -102,14 +102,14 @@ pub(crate) async fn request(
     store: &PgStore,
     id: RequestId,
 ) -> Result<Option<RequestRecord>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let row = store
         .q(select_request!("WHERE id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     row.map(|r| rows::request(&r)).transpose()
 }
 
@@ -117,7 +117,7 @@ pub(crate) async fn open_requests(
     store: &PgStore,
     language: LanguageCode,
 ) -> Result<Vec<Request>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let found = store
         .q(select_request!(
             "WHERE language = $1 AND status IN ('queued', 'offered')"
@@ -126,7 +126,7 @@ pub(crate) async fn open_requests(
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found
         .iter()
         .map(|r| rows::request(r).map(|rec| rec.request))

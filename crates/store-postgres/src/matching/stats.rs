@@ -17,7 +17,7 @@ fn count(row: &PgRow, column: &str) -> Result<u32, StoreError> {
 }
 
 pub(crate) async fn language_loads(store: &PgStore) -> Result<Vec<LanguageLoad>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let found = store
         .q("WITH staff AS (
                 SELECT l.code AS language,
@@ -37,7 +37,7 @@ pub(crate) async fn language_loads(store: &PgStore) -> Result<Vec<LanguageLoad>,
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found
         .iter()
         .map(|r| {
@@ -56,7 +56,7 @@ pub(crate) async fn language_load(
     store: &PgStore,
     lang: LanguageCode,
 ) -> Result<LanguageLoad, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let row = store
         .q("SELECT count(*) FILTER (WHERE i.status = 'available') AS available,
                    count(*) FILTER (WHERE i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online,
@@ -68,7 +68,7 @@ pub(crate) async fn language_load(
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     Ok(LanguageLoad {
         language: lang,
         available: count(&row, "available")?,
@@ -82,7 +82,7 @@ pub(crate) async fn recent_activity(
     lang: LanguageCode,
     since: DateTime<Utc>,
 ) -> Result<RecentActivity, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let sessions = store
         .q(
             "SELECT (avg(EXTRACT(EPOCH FROM (ended_at - started_at))) * 1000)::bigint AS mean_ms
@@ -103,7 +103,7 @@ pub(crate) async fn recent_activity(
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     Ok(RecentActivity {
         mean_session: get::<Option<i64>>(&sessions, "mean_ms")?.map(TimeDelta::milliseconds),
         offers_made: count(&offers, "made")?,
@@ -115,14 +115,14 @@ pub(crate) async fn match_times(
     store: &PgStore,
     since: DateTime<Utc>,
 ) -> Result<Vec<(LanguageCode, i64)>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let found = store
         .q("SELECT language, match_time_ms FROM sessions WHERE started_at >= $1 ORDER BY started_at, id")
         .bind(since)
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found
         .iter()
         .map(|r| Ok((language(r, "language")?, get(r, "match_time_ms")?)))
@@ -130,7 +130,7 @@ pub(crate) async fn match_times(
 }
 
 pub(crate) async fn status_counts(store: &PgStore) -> Result<Vec<StatusCount>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let found = store
         .q("SELECT l.code AS language, i.status, count(*) AS n
             FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
@@ -139,7 +139,7 @@ pub(crate) async fn status_counts(store: &PgStore) -> Result<Vec<StatusCount>, S
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found
         .iter()
         .map(|r| {
@@ -156,7 +156,7 @@ pub(crate) async fn explanations(
     store: &PgStore,
     request: RequestId,
 ) -> Result<Vec<StoredExplanation>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let found = store
         .q("SELECT e.offer_id, e.decided_at, e.body FROM explanations e
             JOIN offers o ON o.id = e.offer_id
@@ -165,7 +165,7 @@ pub(crate) async fn explanations(
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found
         .iter()
         .map(|r| {
@@ -181,13 +181,13 @@ pub(crate) async fn explanations(
 pub(crate) async fn interpreters_online(
     store: &PgStore,
 ) -> Result<Vec<dragoman_domain::UserId>, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.read().await?;
     let found = store
         .q("SELECT user_id FROM interpreters WHERE status IN ('available', 'away', 'reserved', 'wrap_up')")
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found
         .iter()
         .map(|r| Ok(dragoman_domain::UserId(get::<uuid::Uuid>(r, "user_id")?)))
