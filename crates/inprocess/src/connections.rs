@@ -1,19 +1,46 @@
 //! The connection registry in process memory (one instance).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use dragoman_domain::UserId;
 use dragoman_ports::ConnectionRegistry;
 
-type Holders = HashMap<UserId, HashMap<String, Instant>>;
+/// For each user, the instances holding them and until when. A user is almost always held by
+/// one instance, so each list is allocated for one, and the instance's name is shared by every
+/// user it holds rather than copied for each.
+#[derive(Debug, Default)]
+struct Holders {
+    users: HashMap<UserId, Vec<(Arc<str>, Instant)>>,
+    /// The names of the instances in `users`.
+    names: Vec<Arc<str>>,
+}
+
+impl Holders {
+    fn name(&mut self, instance: &str) -> Arc<str> {
+        if let Some(name) = self.names.iter().find(|n| &***n == instance) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(instance);
+        self.names.push(name.clone());
+        name
+    }
+
+    /// Drops what expired, and the names no user refers to any more.
+    fn forget_expired(&mut self, now: Instant) {
+        self.users.retain(|_, instances| {
+            instances.retain(|(_, until)| *until > now);
+            !instances.is_empty()
+        });
+        self.names.retain(|n| Arc::strong_count(n) > 1);
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct InProcessConnections {
-    /// For each user, the instances holding them and until when. A std mutex: never held
-    /// across an await.
+    /// A std mutex: never held across an await.
     holders: Mutex<Holders>,
 }
 
@@ -22,7 +49,7 @@ impl InProcessConnections {
         Self::default()
     }
 
-    fn holders_map(&self) -> std::sync::MutexGuard<'_, Holders> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Holders> {
         self.holders.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -31,26 +58,29 @@ impl InProcessConnections {
 impl ConnectionRegistry for InProcessConnections {
     async fn hold(&self, instance: &str, users: &[UserId], ttl: Duration) -> anyhow::Result<()> {
         let now = Instant::now();
-        let mut map = self.holders_map();
-        map.retain(|_, instances| {
-            instances.retain(|_, until| *until > now);
-            !instances.is_empty()
-        });
+        let mut holders = self.lock();
+        holders.forget_expired(now);
+        let name = holders.name(instance);
         for user in users {
-            map.entry(*user)
-                .or_default()
-                .insert(instance.to_owned(), now + ttl);
+            let instances = holders
+                .users
+                .entry(*user)
+                .or_insert_with(|| Vec::with_capacity(1));
+            match instances.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, until)) => *until = now + ttl,
+                None => instances.push((name.clone(), now + ttl)),
+            }
         }
         Ok(())
     }
 
     async fn release(&self, instance: &str, users: &[UserId]) -> anyhow::Result<()> {
-        let mut map = self.holders_map();
+        let mut holders = self.lock();
         for user in users {
-            if let Some(instances) = map.get_mut(user) {
-                instances.remove(instance);
+            if let Some(instances) = holders.users.get_mut(user) {
+                instances.retain(|(n, _)| &**n != instance);
                 if instances.is_empty() {
-                    map.remove(user);
+                    holders.users.remove(user);
                 }
             }
         }
@@ -60,12 +90,13 @@ impl ConnectionRegistry for InProcessConnections {
     async fn holders(&self, user: UserId) -> anyhow::Result<Vec<String>> {
         let now = Instant::now();
         let mut held: Vec<String> = self
-            .holders_map()
+            .lock()
+            .users
             .get(&user)
             .into_iter()
             .flatten()
-            .filter(|(_, until)| **until > now)
-            .map(|(instance, _)| instance.clone())
+            .filter(|(_, until)| *until > now)
+            .map(|(instance, _)| instance.to_string())
             .collect();
         held.sort();
         Ok(held)

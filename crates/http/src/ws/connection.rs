@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use dragoman_domain::UserId;
-use dragoman_ports::{Bus, Clock, Delivered};
-use tokio::sync::mpsc;
+use dragoman_ports::{Bus, Clock};
 
 use super::WsSettings;
 use super::hub::{Handle, Hub};
@@ -45,13 +44,14 @@ impl SentIds {
 struct Close(u16, &'static str);
 
 impl Connection {
-    pub async fn run(self) {
-        let (outbox, inbox) = mpsc::channel(self.settings.outbox_capacity);
-        let handle = self.hub.register(self.user, outbox);
+    /// Serves the connection until it closes. Boxed, so that the task's future holds a pointer
+    /// to the socket and settings rather than a copy of them for each call it nests.
+    pub async fn run(self: Box<Self>) {
+        let handle = self.hub.register(self.user, self.settings.outbox_capacity);
         metrics::counter!("dragoman_websocket_connections_opened_total").increment(1);
         let user = self.user;
         let hub = self.hub.clone();
-        let close = self.serve(&handle, inbox).await;
+        let close = self.serve(&handle).await;
         hub.unregister(user, handle.id);
         if let Some(Close(code, reason)) = close {
             tracing::debug!(userId = %user, code, reason, "WebSocket closed by the server");
@@ -96,14 +96,15 @@ impl Connection {
         .await;
     }
 
-    async fn serve(
-        mut self,
-        handle: &Handle,
-        mut inbox: mpsc::Receiver<Arc<Delivered>>,
-    ) -> Option<Close> {
+    /// The connection's loop. What an idle connection waits on stays small: handling a client
+    /// message (a resume may replay many events) and closing are boxed, so their state is
+    /// allocated only while they run.
+    async fn serve(mut self: Box<Self>, handle: &Handle) -> Option<Close> {
         let mut draining = self.hub.draining();
-        let mut ping = tokio::time::interval(self.settings.ping_interval);
-        ping.tick().await;
+        // The connection's one timer: the next ping, which also checks for idleness.
+        let interval = self.settings.ping_interval;
+        let ping = tokio::time::sleep(interval);
+        tokio::pin!(ping);
         let mut last_heard = Instant::now();
         let mut throttle = Throttle::new(
             self.settings.messages_per_second,
@@ -125,10 +126,10 @@ impl Connection {
                     }
                     Some(Ok(message)) => {
                         last_heard = Instant::now();
-                        self.on_message(message, handle, &mut throttle, &mut sent).await
+                        Box::pin(self.on_message(message, handle, &mut throttle, &mut sent)).await
                     }
                 },
-                Some(delivered) = inbox.recv() => {
+                delivered = handle.outbox.recv() => {
                     if let Some(id) = delivered.id
                         && !sent.insert(id)
                     {
@@ -143,7 +144,9 @@ impl Connection {
                         Ok(())
                     }
                 }
-                _ = ping.tick() => {
+                () = &mut ping => {
+                    let next = ping.deadline() + interval;
+                    ping.as_mut().reset(next);
                     if last_heard.elapsed() >= self.settings.idle_timeout {
                         Err(Close(close_code::AWAY, "idle"))
                     } else {
@@ -160,7 +163,7 @@ impl Connection {
             }
         };
         if let Some(close) = &outcome {
-            self.close(close).await;
+            Box::pin(self.close(close)).await;
         }
         outcome
     }

@@ -12,13 +12,16 @@ use std::sync::{Arc, Mutex};
 
 use dragoman_domain::UserId;
 use dragoman_ports::{Audience, Bus, Delivered};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, watch};
+
+use super::outbox::Outbox;
 
 /// What the hub keeps of one connection.
 #[derive(Debug)]
 pub struct Handle {
     pub id: u64,
-    pub outbox: mpsc::Sender<Arc<Delivered>>,
+    /// Events waiting to go out; the relay pushes, the connection takes.
+    pub outbox: Outbox,
     /// Set once the connection subscribed to availability updates.
     pub availability: AtomicBool,
     /// Set by the relay when the outbox overflowed; the connection closes itself.
@@ -87,16 +90,21 @@ impl Hub {
         self.ended.notify_waiters();
     }
 
-    /// Registers an admitted connection of `user`.
-    pub fn register(&self, user: UserId, outbox: mpsc::Sender<Arc<Delivered>>) -> Arc<Handle> {
+    /// Registers an admitted connection of `user`, whose outbox holds up to `outbox_capacity`
+    /// events.
+    pub fn register(&self, user: UserId, outbox_capacity: usize) -> Arc<Handle> {
         let handle = Arc::new(Handle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            outbox,
+            outbox: Outbox::new(outbox_capacity),
             availability: AtomicBool::new(false),
             too_slow: AtomicBool::new(false),
             wake: Notify::new(),
         });
-        self.map().entry(user).or_default().push(handle.clone());
+        // Room for one: a user seldom has more than one connection.
+        self.map()
+            .entry(user)
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(handle.clone());
         handle
     }
 

@@ -7,6 +7,7 @@
 
 mod connection;
 pub mod hub;
+mod outbox;
 mod protocol;
 
 use std::collections::HashMap;
@@ -105,10 +106,13 @@ pub async fn upgrade(
     {
         tracing::warn!(error = %e, "could not mark a connection present");
     }
-    let instance = state.engine.instance_id().to_owned();
     if let Err(e) = state
         .connections
-        .hold(&instance, &[caller.id], settings.presence_grace)
+        .hold(
+            state.engine.instance_id(),
+            &[caller.id],
+            settings.presence_grace,
+        )
         .await
     {
         tracing::warn!(error = %e, "could not record a connection in the registry");
@@ -116,22 +120,27 @@ pub async fn upgrade(
     let hub = state.hub.clone();
     let on_failed = hub.clone();
     let connection = move |socket| {
-        let connection = Connection {
+        let connection = Box::new(Connection {
             socket,
             user: caller.id,
             hub,
             bus: state.bus.clone(),
             clock: state.clock.clone(),
             settings,
-        };
-        let (hub, registry, user) = (state.hub.clone(), state.connections.clone(), caller.id);
+        });
+        let (hub, registry, engine, user) = (
+            state.hub.clone(),
+            state.connections.clone(),
+            state.engine.clone(),
+            caller.id,
+        );
         // Its own task, so the upgrade's state is freed as soon as this returns. When the
         // user's last connection here ends, the registry forgets this instance for them (a
         // connection opening meanwhile is recorded again at the next renewal).
         tokio::spawn(async move {
             connection.run().await;
             if !hub.holds(user)
-                && let Err(e) = registry.release(&instance, &[user]).await
+                && let Err(e) = registry.release(engine.instance_id(), &[user]).await
             {
                 tracing::warn!(error = %e, "could not remove a connection from the registry");
             }
@@ -139,7 +148,9 @@ pub async fn upgrade(
         async {}
     };
     Ok(upgrade
-        .read_buffer_size(1024)
+        // Client messages are small: a 256-byte buffer takes them in one read, grows for a
+        // larger one and reads a 16 KiB message in 256-byte steps.
+        .read_buffer_size(256)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(settings.max_message_bytes)
