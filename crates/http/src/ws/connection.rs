@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use dragoman_domain::UserId;
-use dragoman_ports::{Bus, Clock, Delivered};
+use dragoman_ports::{Bus, Clock};
 use tokio::sync::mpsc;
 
 use super::WsSettings;
 use super::hub::{Handle, Hub};
-use super::protocol::{ClientMessage, Throttle, Topic, error_frame, frame, parse};
+use super::protocol::{ClientMessage, Frame, Throttle, Topic, error_frame, frame, parse};
 
 /// Everything a connection needs, moved into its task.
 pub struct Connection {
@@ -58,7 +58,7 @@ impl Connection {
         }
     }
 
-    async fn send(&mut self, text: String) -> Result<(), Close> {
+    async fn send(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Close> {
         match tokio::time::timeout(
             self.settings.send_timeout,
             self.socket.send(Message::Text(text.into())),
@@ -99,7 +99,7 @@ impl Connection {
     async fn serve(
         mut self,
         handle: &Handle,
-        mut inbox: mpsc::Receiver<Arc<Delivered>>,
+        mut inbox: mpsc::Receiver<Arc<Frame>>,
     ) -> Option<Close> {
         let mut draining = self.hub.draining();
         let mut ping = tokio::time::interval(self.settings.ping_interval);
@@ -128,13 +128,13 @@ impl Connection {
                         self.on_message(message, handle, &mut throttle, &mut sent).await
                     }
                 },
-                Some(delivered) = inbox.recv() => {
-                    if let Some(id) = delivered.id
+                Some(shared) = inbox.recv() => {
+                    if let Some(id) = shared.id
                         && !sent.insert(id)
                     {
                         continue;
                     }
-                    self.send(frame(&delivered)).await
+                    self.send(shared.text.clone()).await
                 }
                 _ = handle.wake.notified() => {
                     if handle.too_slow.load(Ordering::Relaxed) {
