@@ -6,13 +6,15 @@
 #
 #   bash benches/ws-fanout.sh
 #
-# Settings (environment): COUNTS ("1000 5000"), SERVERS ("dragoman socketio ws"), RATE (20 events
-# a second), DURATION (15), IDLE (5: seconds of idle CPU reading before publishing), REDIS_URL
-# (redis://127.0.0.1:6379), PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
+# Settings (environment): COUNTS ("1000 5000"), SERVERS ("dragoman socketio ws"), RATES ("20 4":
+# events a second, one for each count, so that both counts deliver about 20,000 messages a second
+# in all), DURATION (15), IDLE (5: seconds of idle CPU reading before publishing), REDIS_URL
+# (redis://127.0.0.1:6379), PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres),
+# DRAGOMAN_BIN (the release build of this tree; another build to compare).
 # For each server kind and count, two server processes share the local Redis under a key prefix
 # of this run's own (Dragoman's two instances also share a PostgreSQL database that this script
 # creates and drops, as a fleet shares its database). ws-fanout then opens COUNT connections,
-# alternately to each instance, publishes RATE events a second for DURATION seconds on Redis, each for
+# alternately to each instance, publishes `rate` events a second for DURATION seconds on Redis, each for
 # every client, and reports delivered messages, the servers' CPU time (utime + stime of both
 # processes from /proc/PID/stat, read before the first publish and after the last delivery) per
 # delivered message, and publish-to-receipt latency percentiles. The servers' idle CPU rate is
@@ -26,11 +28,12 @@ ROOT=$(pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 COUNTS=${COUNTS:-"1000 5000"}
 SERVERS=${SERVERS:-"dragoman socketio ws"}
-RATE=${RATE:-20}
+RATES=(${RATES:-20 4})
 DURATION=${DURATION:-15}
 export IDLE=${IDLE:-5}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DRAGOMAN_BIN=${DRAGOMAN_BIN:-$TARGET/release/dragoman}
 export CLK_TCK
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -76,7 +79,7 @@ start_server() {
     PORT=$port HOST=127.0.0.1 DATA_DIR="$WORK/data$n" JWT_SECRET="$SECRET" \
       DATABASE_URL="$DB_URL" MIGRATE=true REDIS_URL="$REDIS_URL" REDIS_PREFIX="$key" \
       WS_MAX_CONNECTIONS=1000000 LOG_LEVEL=warn LOG_FORMAT=json \
-      "$TARGET/release/dragoman" serve >"$WORK/server$n.log" 2>&1 &
+      "$DRAGOMAN_BIN" serve >"$WORK/server$n.log" 2>&1 &
     ;;
   *) node benches/ws-peers/fanout-server.js "$kind" "$port" "$REDIS_URL" "$key" \
        >"$WORK/server$n.log" 2>&1 & ;;
@@ -90,10 +93,13 @@ start_server() {
 
 field() { tr ' ' '\n' <"$WORK/client.out" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 
-printf '| server | clients | events | delivered / expected | server CPU (ms) | per delivered message (µs) | idle CPU (ms/s) | per message net of idle (µs) | p50 (ms) | p99 (ms) | max (ms) |\n'
-printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+printf '| server | clients | events | delivered / expected | server CPU (ms) | of which system (ms) | per delivered message (µs) | idle CPU (ms/s) | per message net of idle (µs) | p50 (ms) | p99 (ms) | max (ms) |\n'
+printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 round=0
+i=0
 for count in $COUNTS; do
+  rate=${RATES[$i]:-${RATES[-1]}}
+  i=$((i + 1))
   for kind in $SERVERS; do
     round=$((round + 1))
     key="$RUN-$round:"
@@ -107,7 +113,7 @@ for count in $COUNTS; do
     done
     sleep 1
     if ! REDIS_URL="$REDIS_URL" KEY="$key" JWT_SECRET="$SECRET" SERVER_PIDS="$PIDS" \
-      "$TARGET/release/ws-fanout" "$kind" "$ports" "$count" "$RATE" "$DURATION" \
+      "$TARGET/release/ws-fanout" "$kind" "$ports" "$count" "$rate" "$DURATION" \
       >"$WORK/client.out" 2>"$WORK/client.err"; then
       cat "$WORK/client.err" >&2
       exit 1
@@ -116,9 +122,9 @@ for count in $COUNTS; do
     delivered=$(field delivered)
     cpu=$(field cpu_us)
     idle_us=$(( $(field idle_cpu_us_per_s) * $(field window_ms) / 1000 ))
-    printf '| %s | %d | %d | %d / %d | %.0f | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f |\n' \
+    printf '| %s | %d | %d | %d / %d | %.0f | %.0f | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f |\n' \
       "$kind" "$(field connected)" "$(field published)" "$delivered" "$(field expected)" \
-      "$(echo "$cpu / 1000" | bc -l)" "$(echo "$cpu / ($delivered + ($delivered == 0))" | bc -l)" \
+      "$(echo "$cpu / 1000" | bc -l)" "$(echo "$(field system_cpu_us) / 1000" | bc -l)" "$(echo "$cpu / ($delivered + ($delivered == 0))" | bc -l)" \
       "$(echo "$(field idle_cpu_us_per_s) / 1000" | bc -l)" \
       "$(echo "($cpu - $idle_us) / ($delivered + ($delivered == 0))" | bc -l)" \
       "$(echo "$(field p50_us) / 1000" | bc -l)" "$(echo "$(field p99_us) / 1000" | bc -l)" \

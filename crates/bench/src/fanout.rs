@@ -43,22 +43,22 @@ pub fn sent_us(text: &str) -> Option<u64> {
     rest[..end].parse().ok()
 }
 
-/// User plus system CPU time of a process so far, in clock ticks (`/proc/PID/stat` fields 14
+/// User and system CPU time of a process so far, in clock ticks (`/proc/PID/stat` fields 14
 /// and 15).
-pub fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+pub fn cpu_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
     parse_cpu_ticks(&stat).with_context(|| format!("parsing /proc/{pid}/stat"))
 }
 
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     // The command name (field 2) is in parentheses and may hold spaces: count from its end.
     let (_, after) = stat.rsplit_once(')')?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // `after` starts at field 3 (state): utime is field 14, stime field 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// Latency samples, sorted once.
@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn reads_cpu_ticks_past_a_command_name_with_spaces() {
         let stat = "4242 (node a) b) S 1 4242 4242 0 -1 4194560 1 0 0 0 150 25 0 0 20 0 11 0";
-        assert_eq!(parse_cpu_ticks(stat), Some(175));
+        assert_eq!(parse_cpu_ticks(stat), Some((150, 25)));
         assert_eq!(parse_cpu_ticks("4242 (x) S 1"), None);
         cpu_ticks(std::process::id()).expect("this process's own stat parses");
     }
