@@ -22,7 +22,10 @@ pub fn frame(delivered: &Delivered) -> String {
     let fields = FrameFields {
         id: delivered.id,
         kind: delivered.event.kind,
-        at: delivered.event.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        at: delivered
+            .event
+            .at
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
         data: &delivered.event.data,
     };
     // A struct of strings, numbers and a JSON value always serializes.
