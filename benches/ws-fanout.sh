@@ -10,7 +10,8 @@
 # events a second, one for each count, so that both counts deliver about 20,000 messages a second
 # in all), DURATION (15), IDLE (5: seconds of idle CPU reading before publishing), REDIS_URL
 # (redis://127.0.0.1:6379), PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres),
-# DRAGOMAN_BIN (the release build of this tree; another build to compare).
+# DRAGOMAN_BIN (the release build of this tree; another build to compare), NO_BUILD (1: use the
+# release binaries already built, e.g. while another cargo command holds the target directory).
 # For each server kind and count, two server processes share the local Redis under a key prefix
 # of this run's own (Dragoman's two instances also share a PostgreSQL database that this script
 # creates and drops, as a fleet shares its database). ws-fanout then opens COUNT connections,
@@ -37,7 +38,9 @@ DRAGOMAN_BIN=${DRAGOMAN_BIN:-$TARGET/release/dragoman}
 export CLK_TCK
 CLK_TCK=$(getconf CLK_TCK)
 
-cargo build --release -q -p dragoman --bin dragoman -p dragoman-bench --bin ws-fanout
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  cargo build --release -q -p dragoman --bin dragoman -p dragoman-bench --bin ws-fanout
+fi
 (cd benches/ws-peers && npm ci --no-audit --no-fund --silent)
 limit=$(( $(echo "$COUNTS" | tr ' ' '\n' | sort -n | tail -1) + 1000 ))
 ulimit -Hn "$limit" 2>/dev/null || true

@@ -59,11 +59,22 @@ fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-async fn client(
+/// One client connection: where it goes and as whom.
+struct Target {
     protocol: Protocol,
     server: SocketAddr,
+    /// Its number, which picks its source address.
     n: usize,
     path: String,
+}
+
+async fn client(
+    Target {
+        protocol,
+        server,
+        n,
+        path,
+    }: Target,
     shared: &Shared,
     permit: tokio::sync::OwnedSemaphorePermit,
     mut stop: watch::Receiver<bool>,
@@ -260,17 +271,13 @@ async fn main() -> anyhow::Result<()> {
         let server = servers[n % servers.len()];
         tokio::spawn(async move {
             let mut samples = Vec::new();
-            let outcome = client(
+            let target = Target {
                 protocol,
                 server,
                 n,
                 path,
-                &shared,
-                permit,
-                stopped,
-                &mut samples,
-            )
-            .await;
+            };
+            let outcome = client(target, &shared, permit, stopped, &mut samples).await;
             if let Err(e) = outcome
                 && shared.failed.fetch_add(1, Ordering::Relaxed) < 5
             {
@@ -284,8 +291,7 @@ async fn main() -> anyhow::Result<()> {
             shared.done.fetch_add(1, Ordering::Relaxed);
         });
     }
-    while shared.connected.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed) < count
-    {
+    while shared.connected.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed) < count {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let connected = shared.connected.load(Ordering::Relaxed);
