@@ -5,8 +5,12 @@
 //!   against.
 //! - `login-cost`: the time one password hash and one password check take with Dragoman's
 //!   Argon2 parameters.
+//! - `ws-idle`, `ws-fanout`: WebSocket clients for the real-time benchmarks (benches/ws-idle.sh,
+//!   benches/ws-fanout.sh); [`fanout`] holds the parts of the latter that can be tested alone.
 
 use std::time::Duration;
+
+pub mod fanout;
 
 /// Summary statistics of a series of durations, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]

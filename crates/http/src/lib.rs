@@ -134,11 +134,22 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
 /// requests in flight to finish.
+///
+/// Every accepted connection has Nagle's algorithm off (TCP_NODELAY), as Node's HTTP server
+/// does by default: each response and each WebSocket frame is written whole, and waiting to
+/// coalesce it with the next would hold a real-time event back until the client's delayed
+/// acknowledgement (up to 40 ms on Linux).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

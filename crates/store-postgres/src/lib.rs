@@ -32,9 +32,9 @@ use dragoman_ports::{
     InterpreterRecord, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store, StoreError,
     UserRecord,
 };
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 /// How connections reach PostgreSQL.

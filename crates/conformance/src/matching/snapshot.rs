@@ -201,12 +201,9 @@ pub async fn snapshot_sees_each_profile_change(
     let mut skills = reordered.languages().to_vec();
     skills[1].level = dragoman_domain::Level::Native;
     skills[1].certified = true;
-    reordered = dragoman_domain::Profile::new(
-        skills,
-        reordered.specializations,
-        reordered.modalities,
-    )
-    .expect("a valid profile");
+    reordered =
+        dragoman_domain::Profile::new(skills, reordered.specializations, reordered.modalities)
+            .expect("a valid profile");
     store
         .put_profile(i, &reordered, at(0))
         .await

@@ -58,7 +58,7 @@ impl Connection {
         }
     }
 
-    async fn send(&mut self, text: String) -> Result<(), Close> {
+    async fn send(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Close> {
         match tokio::time::timeout(
             self.settings.send_timeout,
             self.socket.send(Message::Text(text.into())),
@@ -129,13 +129,13 @@ impl Connection {
                         Box::pin(self.on_message(message, handle, &mut throttle, &mut sent)).await
                     }
                 },
-                delivered = handle.outbox.recv() => {
-                    if let Some(id) = delivered.id
+                shared = handle.outbox.recv() => {
+                    if let Some(id) = shared.id
                         && !sent.insert(id)
                     {
                         continue;
                     }
-                    self.send(frame(&delivered)).await
+                    self.send(shared.text.clone()).await
                 }
                 _ = handle.wake.notified() => {
                     if handle.too_slow.load(Ordering::Relaxed) {

@@ -16,6 +16,8 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use super::outbox::Outbox;
 
+use super::protocol::Frame;
+
 /// What the hub keeps of one connection.
 #[derive(Debug)]
 pub struct Handle {
@@ -149,11 +151,11 @@ impl Hub {
         self.len()
     }
 
-    fn offer(handle: &Handle, delivered: &Arc<Delivered>) {
+    fn offer(handle: &Handle, frame: &mut SharedFrame<'_>) {
         if handle.too_slow.load(Ordering::Relaxed) {
             return;
         }
-        if handle.outbox.try_send(delivered.clone()).is_err() {
+        if handle.outbox.try_send(frame.get()).is_err() {
             handle.too_slow.store(true, Ordering::Relaxed);
             handle.wake.notify_one();
         }
@@ -165,17 +167,18 @@ impl Hub {
         loop {
             match events.recv().await {
                 Ok(delivered) => {
+                    let mut frame = SharedFrame::new(&delivered);
                     let map = self.map();
                     match &delivered.event.audience {
                         Audience::User(user) => {
                             for handle in map.get(user).into_iter().flatten() {
-                                Self::offer(handle, &delivered);
+                                Self::offer(handle, &mut frame);
                             }
                         }
                         Audience::Topic(topic) if topic == "availability" => {
                             for handle in map.values().flatten() {
                                 if handle.availability.load(Ordering::Relaxed) {
-                                    Self::offer(handle, &delivered);
+                                    Self::offer(handle, &mut frame);
                                 }
                             }
                         }
@@ -197,6 +200,28 @@ impl Hub {
                 Err(broadcast::error::RecvError::Closed) => break,
             }
         }
+    }
+}
+
+/// An event's frame, serialized when the first recipient is found (an instance holding none of
+/// an event's recipients never serializes it) and then shared by all of them.
+struct SharedFrame<'a> {
+    delivered: &'a Delivered,
+    frame: Option<Arc<Frame>>,
+}
+
+impl<'a> SharedFrame<'a> {
+    fn new(delivered: &'a Delivered) -> Self {
+        Self {
+            delivered,
+            frame: None,
+        }
+    }
+
+    fn get(&mut self) -> Arc<Frame> {
+        self.frame
+            .get_or_insert_with(|| Arc::new(Frame::of(self.delivered)))
+            .clone()
     }
 }
 

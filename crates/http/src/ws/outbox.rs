@@ -8,8 +8,9 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use dragoman_ports::Delivered;
 use tokio::sync::Notify;
+
+use super::protocol::Frame;
 
 /// The queue was full: the connection counts as too slow.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub struct Full;
 #[derive(Debug)]
 pub struct Outbox {
     /// A std mutex: held only to push or pop, never across an await.
-    queue: Mutex<VecDeque<Arc<Delivered>>>,
+    queue: Mutex<VecDeque<Arc<Frame>>>,
     capacity: usize,
     ready: Notify,
 }
@@ -33,12 +34,12 @@ impl Outbox {
         }
     }
 
-    fn queue(&self) -> MutexGuard<'_, VecDeque<Arc<Delivered>>> {
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Arc<Frame>>> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues an event unless `capacity` are already waiting.
-    pub fn try_send(&self, delivered: Arc<Delivered>) -> Result<(), Full> {
+    pub fn try_send(&self, delivered: Arc<Frame>) -> Result<(), Full> {
         {
             let mut queue = self.queue();
             if queue.len() >= self.capacity {
@@ -52,7 +53,7 @@ impl Outbox {
 
     /// The next event, waiting for one if none is queued. Only the connection's own task calls
     /// this. Cancel safe: an event is taken out of the queue only when it is returned.
-    pub async fn recv(&self) -> Arc<Delivered> {
+    pub async fn recv(&self) -> Arc<Frame> {
         loop {
             if let Some(delivered) = self.take() {
                 return delivered;
@@ -63,7 +64,7 @@ impl Outbox {
         }
     }
 
-    fn take(&self) -> Option<Arc<Delivered>> {
+    fn take(&self) -> Option<Arc<Frame>> {
         let mut queue = self.queue();
         let delivered = queue.pop_front();
         if queue.is_empty() && queue.capacity() > 0 {
@@ -81,10 +82,10 @@ mod tests {
 
     use chrono::Utc;
     use dragoman_domain::UserId;
-    use dragoman_ports::{Audience, Event};
+    use dragoman_ports::{Audience, Delivered, Event};
 
-    fn event(id: u64) -> Arc<Delivered> {
-        Arc::new(Delivered {
+    fn event(id: u64) -> Arc<Frame> {
+        Arc::new(Frame::of(&Delivered {
             id: Some(id),
             event: Event {
                 audience: Audience::User(UserId(uuid::Uuid::nil())),
@@ -92,7 +93,7 @@ mod tests {
                 at: Utc::now(),
                 data: serde_json::json!({}),
             },
-        })
+        }))
     }
 
     #[tokio::test]

@@ -1,20 +1,52 @@
 //! The WebSocket protocol of API.md: the frames the server sends and the messages it accepts.
 
+use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use dragoman_ports::Delivered;
 
+/// A server frame's fields, borrowed from the event: serializing does not copy its data.
+#[derive(Serialize)]
+struct FrameFields<'a> {
+    id: Option<u64>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    at: String,
+    data: &'a Value,
+}
+
 /// A server frame: `{"id", "type", "at", "data"}`.
 pub fn frame(delivered: &Delivered) -> String {
-    json!({
-        "id": delivered.id,
-        "type": delivered.event.kind,
-        "at": delivered.event.at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "data": delivered.event.data,
-    })
-    .to_string()
+    let fields = FrameFields {
+        id: delivered.id,
+        kind: delivered.event.kind,
+        at: delivered
+            .event
+            .at
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        data: &delivered.event.data,
+    };
+    // A struct of strings, numbers and a JSON value always serializes.
+    serde_json::to_string(&fields).unwrap_or_default()
+}
+
+/// An event's frame, serialized once and shared by every connection it goes to (cloning the
+/// text shares its bytes).
+#[derive(Debug)]
+pub struct Frame {
+    pub id: Option<u64>,
+    pub text: Utf8Bytes,
+}
+
+impl Frame {
+    pub fn of(delivered: &Delivered) -> Self {
+        Self {
+            id: delivered.id,
+            text: frame(delivered).into(),
+        }
+    }
 }
 
 /// An `error` frame, to this connection only (`"id": null`, never replayed).
@@ -168,6 +200,28 @@ mod tests {
         ] {
             assert_eq!(parse(text).map_err(|r| r.code), Err(code), "{text}");
         }
+    }
+
+    #[test]
+    fn frames_carry_id_type_at_and_data_in_that_order() {
+        let at: DateTime<Utc> = "2026-03-01T10:00:00.123456Z".parse().expect("a time");
+        let delivered = Delivered {
+            id: Some(7),
+            event: dragoman_ports::Event {
+                audience: dragoman_ports::Audience::Topic("availability".to_owned()),
+                kind: "availability.changed",
+                at,
+                data: json!({"code": "es", "available": 3}),
+            },
+        };
+        let expected = r#"{"id":7,"type":"availability.changed","at":"2026-03-01T10:00:00.123Z","data":{"code":"es","available":3}}"#;
+        assert_eq!(frame(&delivered), expected);
+        let shared = Frame::of(&Delivered {
+            id: None,
+            ..delivered
+        });
+        assert_eq!(shared.id, None);
+        assert!(shared.text.as_str().starts_with(r#"{"id":null,"type""#));
     }
 
     #[test]
