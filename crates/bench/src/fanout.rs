@@ -1,8 +1,12 @@
-//! Parts of the fan-out benchmark client (`ws-fanout`) that stand alone.
+//! Parts of the WebSocket benchmark clients (`ws-fanout`, and `ws-idle` for the first three)
+//! that stand alone.
 
 use std::net::Ipv4Addr;
 
 use anyhow::{Context, bail};
+use chrono::Utc;
+use dragoman_domain::{Role, UserId};
+use dragoman_http::auth::Tokens;
 
 /// The server kind a client speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +25,21 @@ impl Protocol {
             other => bail!("unknown protocol {other}: dragoman, ws or socketio"),
         })
     }
+}
+
+/// The path a client upgrades on: Dragoman's with a fresh access token of a user of its own, or
+/// the peer's.
+pub fn upgrade_path(tokens: Option<&Tokens>, protocol: Protocol) -> anyhow::Result<String> {
+    Ok(match (tokens, protocol) {
+        (Some(t), _) => {
+            let token = t
+                .issue_access(UserId(uuid::Uuid::new_v4()), Role::Client, Utc::now())
+                .map_err(|e| anyhow::anyhow!("signing: {e:?}"))?;
+            format!("/v1/ws?access_token={token}")
+        }
+        (None, Protocol::SocketIo) => "/socket.io/?EIO=4&transport=websocket".to_owned(),
+        (None, _) => "/".to_owned(),
+    })
 }
 
 /// The n-th source address: 127.1.0.1, 127.1.0.2, ... skipping .0 and .255, so that each

@@ -28,8 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use dragoman_bench::fanout::{Protocol, Stats, cpu_ticks, sent_us, source};
-use dragoman_domain::{Role, UserId};
+use dragoman_bench::fanout::{Protocol, Stats, cpu_ticks, sent_us, source, upgrade_path};
 use dragoman_http::auth::Tokens;
 use dragoman_ports::{Audience, Bus, Event};
 use futures::{SinkExt, StreamExt};
@@ -256,16 +255,7 @@ async fn main() -> anyhow::Result<()> {
     // A few hundred handshakes in flight at a time, as a fleet of apps reconnecting would.
     let permits = Arc::new(tokio::sync::Semaphore::new(256));
     for n in 0..count {
-        let path = match (&tokens, protocol) {
-            (Some(t), _) => {
-                let token = t
-                    .issue_access(UserId(uuid::Uuid::new_v4()), Role::Client, Utc::now())
-                    .map_err(|e| anyhow::anyhow!("signing: {e:?}"))?;
-                format!("/v1/ws?access_token={token}")
-            }
-            (None, Protocol::SocketIo) => "/socket.io/?EIO=4&transport=websocket".to_owned(),
-            (None, _) => "/".to_owned(),
-        };
+        let path = upgrade_path(tokens.as_ref(), protocol)?;
         let permit = permits.clone().acquire_owned().await?;
         let (shared, stopped) = (shared.clone(), stopped.clone());
         let server = servers[n % servers.len()];

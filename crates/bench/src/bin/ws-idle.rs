@@ -10,33 +10,17 @@
 //!   socketio   the Engine.IO 4 WebSocket transport, joining the default namespace
 //!              (the npm Socket.IO peer): answers its pings ("2") with pongs ("3")
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::Utc;
-use dragoman_domain::{Role, UserId};
+use dragoman_bench::fanout::{Protocol, source, upgrade_path};
 use dragoman_http::auth::Tokens;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    Dragoman,
-    Ws,
-    SocketIo,
-}
-
-/// The n-th source address: 127.1.0.1, 127.1.0.2, ... skipping .0 and .255, so that each
-/// address needs few ephemeral ports.
-fn source(n: usize) -> Ipv4Addr {
-    let host = (n / 250) as u32;
-    let last = (n % 250) as u8 + 1;
-    Ipv4Addr::new(127, 1 + (host / 256) as u8, (host % 256) as u8, last)
-}
 
 async fn hold(
     protocol: Protocol,
@@ -78,12 +62,7 @@ async fn main() -> anyhow::Result<()> {
     let [_, protocol, server, count] = args.as_slice() else {
         bail!("usage: ws-idle dragoman|ws|socketio HOST:PORT N");
     };
-    let protocol = match protocol.as_str() {
-        "dragoman" => Protocol::Dragoman,
-        "ws" => Protocol::Ws,
-        "socketio" => Protocol::SocketIo,
-        other => bail!("unknown protocol {other}"),
-    };
+    let protocol = Protocol::parse(protocol)?;
     let server: SocketAddr = server.parse().context("HOST:PORT")?;
     let count: usize = count.parse().context("N")?;
     let tokens = match protocol {
@@ -102,16 +81,7 @@ async fn main() -> anyhow::Result<()> {
     // A few hundred handshakes in flight at a time, as a fleet of apps reconnecting would.
     let permits = Arc::new(tokio::sync::Semaphore::new(256));
     for n in 0..count {
-        let path = match (&tokens, protocol) {
-            (Some(t), _) => {
-                let token = t
-                    .issue_access(UserId(uuid::Uuid::new_v4()), Role::Client, Utc::now())
-                    .map_err(|e| anyhow::anyhow!("signing: {e:?}"))?;
-                format!("/v1/ws?access_token={token}")
-            }
-            (None, Protocol::SocketIo) => "/socket.io/?EIO=4&transport=websocket".to_owned(),
-            (None, _) => "/".to_owned(),
-        };
+        let path = upgrade_path(tokens.as_ref(), protocol)?;
         let permit = permits.clone().acquire_owned().await?;
         let (connected, failed) = (connected.clone(), failed.clone());
         tokio::spawn(async move {
