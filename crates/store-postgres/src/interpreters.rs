@@ -1,5 +1,7 @@
 //! Interpreter profiles and statuses on PostgreSQL.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use dragoman_domain::{
     InterpreterStatus, LanguageCode, LanguageSkill, Level, ModalitySet, Profile, SpecializationSet,
@@ -123,52 +125,55 @@ pub(crate) async fn read_profile(
     specializations: i64,
     modalities: i64,
 ) -> Result<Profile, StoreError> {
-    let rows = store
-        .q("SELECT code, level, certified FROM interpreter_languages WHERE user_id = $1 ORDER BY position")
-        .bind(user_id.0)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    let mut languages = Vec::with_capacity(rows.len());
-    for l in &rows {
-        languages.push((
-            l.try_get::<String, _>("code").map_err(db_error)?,
-            l.try_get::<String, _>("level").map_err(db_error)?,
-            l.try_get::<bool, _>("certified").map_err(db_error)?,
-        ));
-    }
-    profile_from_parts(languages, specializations, modalities)
-}
-
-/// One language of a profile from its stored columns.
-pub(crate) fn skill_from_parts(
-    code: &str,
-    level: &str,
-    certified: bool,
-) -> Result<LanguageSkill, StoreError> {
-    Ok(LanguageSkill {
-        code: LanguageCode::parse(code).map_err(corrupt)?,
-        level: Level::parse(level).map_err(corrupt)?,
-        certified,
-    })
-}
-
-/// A profile from its stored parts: (code, level, certified) in order, and the two masks.
-pub(crate) fn profile_from_parts(
-    languages: impl IntoIterator<Item = (String, String, bool)>,
-    specializations: i64,
-    modalities: i64,
-) -> Result<Profile, StoreError> {
-    let languages = languages
-        .into_iter()
-        .map(|(code, level, certified)| skill_from_parts(&code, &level, certified))
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let languages = languages_of(store, conn, vec![user_id])
+        .await?
+        .remove(&user_id)
+        .unwrap_or_default();
     Profile::new(
         languages,
         SpecializationSet::from_bits(specializations),
         ModalitySet::from_bits(modalities),
     )
     .map_err(corrupt)
+}
+
+/// The languages of `users`, each in profile order, in one query.
+pub(crate) async fn languages_of(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    users: Vec<UserId>,
+) -> Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError> {
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
+    let found = store
+        .q(
+            "SELECT user_id, code, level, certified FROM interpreter_languages
+            WHERE user_id = ANY($1) ORDER BY user_id, position",
+        )
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
+    for row in &found {
+        languages
+            .entry(UserId(row.try_get("user_id").map_err(db_error)?))
+            .or_default()
+            .push(skill_from_parts(
+                &row.try_get::<String, _>("code").map_err(db_error)?,
+                &row.try_get::<String, _>("level").map_err(db_error)?,
+                row.try_get("certified").map_err(db_error)?,
+            )?);
+    }
+    Ok(languages)
+}
+
+/// One language of a profile from its stored columns.
+fn skill_from_parts(code: &str, level: &str, certified: bool) -> Result<LanguageSkill, StoreError> {
+    Ok(LanguageSkill {
+        code: LanguageCode::parse(code).map_err(corrupt)?,
+        level: Level::parse(level).map_err(corrupt)?,
+        certified,
+    })
 }
 
 /// A compare-and-set of the status alone. It keeps the presence columns of matching coherent

@@ -7,13 +7,11 @@
 //! gives way to the named unique indexes (`ON CONFLICT DO NOTHING`). Whichever fails, the
 //! transaction rolls back and the caller learns it lost: another instance got there first.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use dragoman_domain::matching::{
     Explanation, Offer, OfferHistory, OfferStatus, RequestEvent, RequestId, Snapshot, covers,
 };
-use dragoman_domain::{LanguageCode, LanguageSkill, UserId};
+use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -63,7 +61,7 @@ pub(crate) async fn snapshot(
         .map(|r| rows::request(r).map(|rec| rec.request))
         .collect::<Result<Vec<_>, _>>()?;
     // Every interpreter listing the language: the narrow rows, then the languages of the
-    // profiles this instance has not read at their current version (profiles::ProfileCache).
+    // profiles this instance has not read at their current version (dragoman_ports::ProfileCache).
     let found = store
         .q(select_desk!(
             ", profile_version",
@@ -84,7 +82,9 @@ pub(crate) async fn snapshot(
     let conn: &mut PgConnection = &mut tx;
     let skills = store
         .profiles
-        .languages(&versions, move |users| read_languages(store, conn, users))
+        .languages(&versions, move |users| {
+            interpreters::languages_of(store, conn, users)
+        })
         .await?;
     let mut interpreters = Vec::with_capacity(desks.len());
     for (d, skills) in desks.iter().zip(skills) {
@@ -125,36 +125,6 @@ pub(crate) async fn snapshot(
         history,
         pending_offers,
     })
-}
-
-/// The languages of `users`, in profile order, in one query.
-async fn read_languages(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    users: Vec<UserId>,
-) -> Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError> {
-    let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
-    let found = store
-        .q(
-            "SELECT user_id, code, level, certified FROM interpreter_languages
-            WHERE user_id = ANY($1) ORDER BY user_id, position",
-        )
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
-    for row in &found {
-        languages
-            .entry(UserId(rows::get(row, "user_id")?))
-            .or_default()
-            .push(interpreters::skill_from_parts(
-                &rows::get::<String>(row, "code")?,
-                &rows::get::<String>(row, "level")?,
-                rows::get(row, "certified")?,
-            )?);
-    }
-    Ok(languages)
 }
 
 pub(crate) async fn apply_offer(
