@@ -306,6 +306,7 @@ impl MatchingStore for Metered {
         &self,
         language: LanguageCode,
         now: DateTime<Utc>,
+        only: Option<&[UserId]>,
     ) -> Result<Snapshot, StoreError> {
         if self.what_if.skip_idle_snapshot {
             let open = self
@@ -321,7 +322,12 @@ impl MatchingStore for Metered {
                 });
             }
         }
-        self.timed("snapshot", self.matching.snapshot(language, now))
+        let method = if only.is_some() {
+            "snapshot (changed only)"
+        } else {
+            "snapshot"
+        };
+        self.timed(method, self.matching.snapshot(language, now, only))
             .await
     }
 

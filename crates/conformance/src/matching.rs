@@ -69,6 +69,7 @@ macro_rules! matching_suite {
             snapshot_holds_what_matching_needs,
             today_counters_reset_on_a_new_utc_day,
             snapshot_sees_each_profile_change,
+            snapshot_of_some_interpreters_matches_the_whole,
             end_session_by_participants_once,
             rate_session_by_the_client_once_after_the_end,
             wrap_ups_finish_after_the_pause,

@@ -73,6 +73,7 @@ impl Engine {
         status: &StatusView,
         reason: Option<&str>,
     ) {
+        self.interpreter_changed(interpreter);
         let mut data = json!(status);
         if let Some(reason) = reason {
             data["reason"] = json!(reason);

@@ -13,6 +13,8 @@ mod events;
 pub mod gauges;
 pub mod jobs;
 mod requests;
+mod reused;
+mod roster;
 pub mod runner;
 mod sessions;
 mod status;
@@ -22,8 +24,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::TimeDelta;
-use dragoman_domain::LanguageCode;
 use dragoman_domain::matching::{Matcher, MatchingConfig};
+use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::{Bus, Clock, MatchingStore, Store};
 use tokio::sync::Notify;
 
@@ -67,11 +69,21 @@ pub struct Engine {
     /// while it is held and the set is at most one entry per language.
     pub(crate) dirty: Mutex<HashSet<LanguageCode>>,
     pub(crate) wake: Notify,
+    /// Languages in which this instance last saw a queued request: from the store at every tick,
+    /// and from this instance's own creations, declines and expiries in between. A request
+    /// created on another instance joins at the next tick, as its round would anyway.
+    pub(crate) waiting: Mutex<HashSet<LanguageCode>>,
     /// Languages whose availability changed since the runner last announced it: announcing at
     /// most once a tick keeps a busy language from costing a count per offer.
     pub(crate) availability_dirty: Mutex<HashSet<LanguageCode>>,
     /// Leases this instance holds, with the instant until which it may trust them.
     pub(crate) leases: Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    /// Each language's interpreters as this instance last read them (see `roster`).
+    pub(crate) rosters: Mutex<roster::Rosters>,
+    /// Each language's recent activity (the wait estimate's history) and when it was read.
+    pub(crate) recent: reused::Reused<dragoman_ports::matching::RecentActivity>,
+    /// Each language's count of interpreters for the wait estimates, and when it was read.
+    pub(crate) loads: reused::Reused<dragoman_ports::matching::LanguageLoad>,
     /// Where follow-up work goes (the post-session summary); `None`: no durable queue here.
     pub(crate) jobs: Option<Arc<dyn dragoman_ports::JobQueue>>,
     /// Where each interpreter's status and languages are mirrored for readers outside the
@@ -98,8 +110,12 @@ impl Engine {
             settings,
             dirty: Mutex::new(HashSet::new()),
             wake: Notify::new(),
+            waiting: Mutex::new(HashSet::new()),
             availability_dirty: Mutex::new(HashSet::new()),
             leases: Mutex::new(std::collections::HashMap::new()),
+            recent: reused::Reused::new(requests::RECENT_REUSED),
+            rosters: Mutex::new(roster::Rosters::default()),
+            loads: reused::Reused::new(requests::LOAD_REUSED),
             jobs: None,
             availability: None,
             objects: None,
@@ -164,12 +180,49 @@ impl Engine {
             .insert(language);
     }
 
+    /// Notes that `interpreter`'s row changed: the next round of each of their languages reads
+    /// it again instead of trusting the roster.
+    pub(crate) fn interpreter_changed(&self, interpreter: UserId) {
+        self.rosters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .changed(interpreter);
+    }
+
+    /// An interpreter's profile was replaced (`languages` are the new profile's): matching reads
+    /// them again, and the languages with a waiting request get a round.
+    pub fn profile_changed(&self, interpreter: UserId, languages: &[LanguageCode]) {
+        self.interpreter_changed(interpreter);
+        for &language in languages {
+            self.nudge_if_waiting(language);
+        }
+    }
+
     /// Asks the runner to match `language` now rather than at its next tick.
     pub(crate) fn nudge(&self, language: LanguageCode) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(language);
         self.dirty
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(language);
         self.wake.notify_one();
+    }
+
+    /// The same, for a change that can only help a request already waiting (an interpreter
+    /// became free): nothing happens unless this instance last saw a queued request in
+    /// `language`. Each interpreter speaks several languages, and without this every status
+    /// change would cost a round (a read of the open requests) in each of them.
+    pub(crate) fn nudge_if_waiting(&self, language: LanguageCode) {
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&language);
+        if waiting {
+            self.nudge(language);
+        }
     }
 }

@@ -9,7 +9,8 @@ use dragoman_domain::matching::{
 use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{
-    CancelOutcome, CreateRequestOutcome, IdempotencyKey, LanguageLoad, RequestRecord,
+    CancelOutcome, CreateRequestOutcome, IdempotencyKey, LanguageLoad, RecentActivity,
+    RequestRecord,
 };
 use uuid::Uuid;
 
@@ -20,6 +21,13 @@ use crate::{Engine, EngineError};
 const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// The period whose sessions and offers feed the wait estimate.
 const RECENT: TimeDelta = TimeDelta::hours(1);
+/// How long a language's recent activity, read once, serves the estimates that follow. The
+/// figures are averages over the last hour, so a few seconds change nothing that matters, while
+/// reading them costs an aggregate over every session and offer of that hour: once per request
+/// at hundreds of requests per second, the largest read of a creation.
+pub(crate) const RECENT_REUSED: TimeDelta = TimeDelta::seconds(5);
+/// How long a language's count of interpreters serves the estimates of the requests that follow.
+pub(crate) const LOAD_REUSED: TimeDelta = TimeDelta::seconds(1);
 
 /// A client's request, as parsed by the delivery layer.
 #[derive(Debug, Clone)]
@@ -157,13 +165,24 @@ impl Engine {
     }
 
     /// Estimated seconds of wait at `position` in `language`'s queue (see
-    /// `dragoman_domain::matching::estimate`).
+    /// `dragoman_domain::matching::estimate`), from a count of the language's interpreters at
+    /// most `LOAD_REUSED` old: every creation answers an estimate, and counting a language's
+    /// interpreters for each one was the costliest read of a creation. The availability
+    /// endpoint and its announcements count afresh.
     async fn estimate(
         &self,
         language: LanguageCode,
         position: u32,
     ) -> Result<Option<i64>, EngineError> {
-        let load = self.store.language_load(language).await?;
+        let now = self.clock.now();
+        let load = match self.loads.get(language, now) {
+            Some(load) => load,
+            None => {
+                let load = self.store.language_load(language).await?;
+                self.loads.put(language, now, load.clone());
+                load
+            }
+        };
         self.estimate_with(&load, position).await
     }
 
@@ -177,11 +196,7 @@ impl Engine {
         if load.online == 0 && load.available == 0 {
             return Ok(None);
         }
-        let now = self.clock.now();
-        let recent = self
-            .store
-            .recent_activity(load.language, now - RECENT)
-            .await?;
+        let recent = self.recent_activity(load.language).await?;
         let inputs = WaitInputs {
             queue_position: position,
             available: load.available,
@@ -192,6 +207,17 @@ impl Engine {
                 .then(|| f64::from(recent.offers_accepted) / f64::from(recent.offers_made)),
         };
         Ok(estimate_wait(&inputs).map(|d| d.num_seconds()))
+    }
+
+    /// The language's activity over the last hour, read at most once per `RECENT_REUSED`.
+    async fn recent_activity(&self, language: LanguageCode) -> Result<RecentActivity, EngineError> {
+        let now = self.clock.now();
+        if let Some(recent) = self.recent.get(language, now) {
+            return Ok(recent);
+        }
+        let recent = self.store.recent_activity(language, now - RECENT).await?;
+        self.recent.put(language, now, recent);
+        Ok(recent)
     }
 
     pub async fn cancel_request(

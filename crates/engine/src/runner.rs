@@ -10,16 +10,18 @@ use std::sync::Arc;
 
 use dragoman_domain::LanguageCode;
 use dragoman_domain::matching::{OfferId, RequestStatus, RescindReason};
-use dragoman_ports::PresenceRegistry;
-use tokio::sync::watch;
+use dragoman_ports::{Audience, PresenceRegistry};
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::roster::{Read, Rosters};
 use crate::views::StatusView;
 use crate::{Engine, EngineError};
 
 impl Engine {
     /// Runs until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let watcher = tokio::spawn(self.clone().watch_changes(shutdown.clone()));
         let mut tick = tokio::time::interval(self.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -35,13 +37,18 @@ impl Engine {
                 _ = tick.tick() => {
                     self.log_failure("timers", self.sweep().await);
                     match self.store.languages_waiting().await {
-                        Ok(languages) => self.clone().rounds_of(languages).await,
+                        Ok(languages) => {
+                            *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) =
+                                languages.iter().copied().collect();
+                            self.clone().rounds_of(languages).await
+                        }
                         Err(e) => self.log_failure("matching", Err::<(), _>(e.into())),
                     }
                     self.announce_touched().await;
                 }
             }
         }
+        watcher.abort();
         tracing::info!("Matching stopped");
     }
 
@@ -109,6 +116,8 @@ impl Engine {
     /// of offers made.
     pub async fn round(&self, language: LanguageCode) -> Result<usize, EngineError> {
         if !self.holds(&format!("match:{language}")).await? {
+            // Another instance matches it: a roster kept here would only age.
+            self.rosters().forget(language);
             return Ok(0);
         }
         let now = self.clock.now();
@@ -116,10 +125,15 @@ impl Engine {
         // language already offered: such a round can make no offer, so it skips the snapshot, the
         // costly read of every interpreter of the language. Expiries stay with the timer sweep.
         let open = self.store.open_requests(language).await?;
-        if !open.iter().any(|r| r.status == RequestStatus::Queued) {
+        let queued = open
+            .iter()
+            .filter(|r| r.status == RequestStatus::Queued)
+            .count();
+        if queued == 0 {
+            self.still_waiting(language, false);
             return Ok(0);
         }
-        let snapshot = self.store.snapshot(language, now).await?;
+        let snapshot = self.snapshot(language, now).await?;
         let plan = self.matcher.plan(&snapshot, now);
         // Expiries first: the plan counted the interpreters they release as free.
         if !plan.expired.is_empty() {
@@ -129,8 +143,10 @@ impl Engine {
         for planned in &plan.offers {
             let offer = planned.to_offer(OfferId(Uuid::now_v7()));
             if !self.store.apply_offer(&offer, &planned.explanation).await? {
-                // Another instance, or a status change, got there first: the next round decides
-                // again on fresh data.
+                // Another instance, or a status change, got there first (or the roster had not
+                // seen it yet): the next round reads the interpreter again and decides afresh.
+                self.interpreter_changed(offer.interpreter_id);
+                self.nudge(language);
                 continue;
             }
             made += 1;
@@ -161,7 +177,72 @@ impl Engine {
             }
             self.availability_touched(language);
         }
+        // Whatever was not offered (no candidate, or a claim lost) still waits.
+        self.still_waiting(language, made < queued);
         Ok(made)
+    }
+
+    /// The language's snapshot, its interpreters from the roster and the rows changed since.
+    async fn snapshot(
+        &self,
+        language: LanguageCode,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<dragoman_domain::matching::Snapshot, EngineError> {
+        let read = self.rosters().take_read(language, now);
+        let only = match &read {
+            Read::Whole => None,
+            Read::Only(users) => Some(users.as_slice()),
+        };
+        match self.store.snapshot(language, now, only).await {
+            Ok(mut snapshot) => {
+                self.rosters().merge(language, read, &mut snapshot, now);
+                Ok(snapshot)
+            }
+            Err(e) => {
+                // What was taken as changed is not in the roster: read it whole next time.
+                self.rosters().forget(language);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
+        self.rosters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks changed every interpreter whose `status.changed` any instance publishes, until
+    /// `shutdown`. Events this instance publishes were marked already; a lost event (a lagging
+    /// subscription) forgets every roster.
+    async fn watch_changes(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut events = self.bus.subscribe();
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() { break; }
+                }
+                received = events.recv() => match received {
+                    Ok(delivered) => {
+                        if delivered.event.kind == "status.changed"
+                            && let Audience::User(interpreter) = delivered.event.audience
+                        {
+                            self.interpreter_changed(interpreter);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.rosters().clear(),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+    }
+
+    /// Records whether `language` has a queued request after a round (see `Engine::waiting`).
+    fn still_waiting(&self, language: LanguageCode, waiting: bool) {
+        let mut languages = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting {
+            languages.insert(language);
+        } else {
+            languages.remove(&language);
+        }
     }
 
     /// Settles every timer that is due, if this instance holds the `timers` lease.

@@ -85,7 +85,7 @@ impl Engine {
             .map(|p| p.languages().iter().map(|l| l.code).collect::<Vec<_>>())
             .unwrap_or_default();
         for language in languages {
-            self.nudge(language);
+            self.nudge_if_waiting(language);
             self.availability_touched(language);
         }
     }

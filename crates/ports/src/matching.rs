@@ -215,10 +215,15 @@ pub trait MatchingStore: Send + Sync + std::fmt::Debug {
     /// What matching needs for one language: its open requests, every interpreter with a
     /// profile listing the language (whatever the status; counters of "today" are those of
     /// `now`'s UTC day), and the offer history of those requests.
+    ///
+    /// With `only`, the interpreters are those among `only` whose profile lists the language, in
+    /// the same order; the rest is whole. A matcher that keeps a language's interpreters in
+    /// memory reads again only the ones that changed.
     async fn snapshot(
         &self,
         language: LanguageCode,
         now: DateTime<Utc>,
+        only: Option<&[UserId]>,
     ) -> Result<Snapshot, StoreError>;
 
     /// Makes a planned offer atomically: the interpreter goes from `available` to `reserved`,

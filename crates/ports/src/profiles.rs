@@ -71,6 +71,16 @@ impl ProfileCache {
         Ok(found.into_iter().flatten().collect())
     }
 
+    /// The languages held for `user` at `version`, if any, without reading or keeping anything:
+    /// for a reader whose version and languages might not agree (two statements outside a
+    /// transaction's snapshot or a row lock), which must not fill the cache.
+    pub fn get(&self, user: UserId, version: i64) -> Option<Languages> {
+        match self.entries().get(&user) {
+            Some((v, languages)) if *v == version => Some(languages.clone()),
+            _ => None,
+        }
+    }
+
     /// Interpreters held.
     pub fn len(&self) -> usize {
         self.entries().len()

@@ -84,7 +84,7 @@ async fn load(
     user_id: UserId,
 ) -> Result<Option<InterpreterRecord>, StoreError> {
     let Some(row) = store
-        .q("SELECT status, status_since, specializations, modalities, profile_updated_at IS NOT NULL AS has_profile
+        .q("SELECT status, status_since, specializations, modalities, profile_updated_at IS NOT NULL AS has_profile, profile_version
             FROM interpreters WHERE user_id = $1")
         .bind(user_id.0)
         .fetch_optional(&mut *conn)
@@ -96,15 +96,25 @@ async fn load(
     let status = InterpreterStatus::parse(&row.try_get::<String, _>("status").map_err(db_error)?)
         .map_err(corrupt)?;
     let profile = if row.try_get::<bool, _>("has_profile").map_err(db_error)? {
+        // Held at this version by a reader that read it consistently, or read now (and not
+        // kept: outside a transaction the two statements may straddle a profile change).
+        let held = store
+            .profiles
+            .get(user_id, row.try_get("profile_version").map_err(db_error)?);
+        let languages = match held {
+            Some(languages) => languages.to_vec(),
+            None => languages_of(store, conn, vec![user_id])
+                .await?
+                .remove(&user_id)
+                .unwrap_or_default(),
+        };
         Some(
-            read_profile(
-                store,
-                conn,
-                user_id,
-                row.try_get("specializations").map_err(db_error)?,
-                row.try_get("modalities").map_err(db_error)?,
+            Profile::new(
+                languages,
+                SpecializationSet::from_bits(row.try_get("specializations").map_err(db_error)?),
+                ModalitySet::from_bits(row.try_get("modalities").map_err(db_error)?),
             )
-            .await?,
+            .map_err(corrupt)?,
         )
     } else {
         None
@@ -115,26 +125,6 @@ async fn load(
         status,
         status_since: row.try_get("status_since").map_err(db_error)?,
     }))
-}
-
-/// The profile of an interpreter who has one, from the stored masks and the language rows.
-pub(crate) async fn read_profile(
-    store: &PgStore,
-    conn: &mut PgConnection,
-    user_id: UserId,
-    specializations: i64,
-    modalities: i64,
-) -> Result<Profile, StoreError> {
-    let languages = languages_of(store, conn, vec![user_id])
-        .await?
-        .remove(&user_id)
-        .unwrap_or_default();
-    Profile::new(
-        languages,
-        SpecializationSet::from_bits(specializations),
-        ModalitySet::from_bits(modalities),
-    )
-    .map_err(corrupt)
 }
 
 /// The languages of `users`, each in profile order, in one query.

@@ -65,8 +65,9 @@ impl MatchingStore for SqliteStore {
         &self,
         language: LanguageCode,
         now: DateTime<Utc>,
+        only: Option<&[UserId]>,
     ) -> Result<Snapshot, StoreError> {
-        snapshot::snapshot(&self.reader, &self.profiles, language, now).await
+        snapshot::snapshot(&self.reader, &self.profiles, language, now, only).await
     }
 
     async fn apply_offer(

@@ -25,10 +25,11 @@ pub(crate) async fn snapshot(
     profiles: &ProfileCache,
     language: LanguageCode,
     now: DateTime<Utc>,
+    only: Option<&[UserId]>,
 ) -> Result<Snapshot, StoreError> {
     let mut tx = pool.begin().await.map_err(db_error)?;
     let requests = requests::open_of(&mut tx, language).await?;
-    let interpreters = interpreters_of(&mut tx, profiles, language, now).await?;
+    let interpreters = interpreters_of(&mut tx, profiles, language, now, only).await?;
     let history = sqlx::query(
         "SELECT o.request_id, o.interpreter_id FROM offers o
          JOIN requests r ON r.id = o.request_id
@@ -65,12 +66,15 @@ pub(crate) async fn snapshot(
 
 /// Everyone with a profile listing `language`, with the counters of `now`'s UTC day (a counter
 /// last written on another day reads as zero). The languages of their profiles come from
-/// `profiles`, read here only for the interpreters whose profile version it does not hold.
+/// `profiles`, read here only for the interpreters whose profile version it does not hold. With
+/// `only`, those of `only` alone: the language's rows are read (the database is in-process, so
+/// the rows cost no round trip) and the others left out before anything is decoded.
 async fn interpreters_of(
     conn: &mut SqliteConnection,
     profiles: &ProfileCache,
     language: LanguageCode,
     now: DateTime<Utc>,
+    only: Option<&[UserId]>,
 ) -> Result<Vec<InterpreterSnapshot>, StoreError> {
     let day = utc_day(now);
     let rows = sqlx::query(
@@ -87,6 +91,19 @@ async fn interpreters_of(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
+    let rows = match only {
+        None => rows,
+        Some(users) => {
+            let users: HashSet<UserId> = users.iter().copied().collect();
+            let mut kept = Vec::with_capacity(users.len());
+            for row in rows {
+                if users.contains(&rows::user(&row, "user_id")?) {
+                    kept.push(row);
+                }
+            }
+            kept
+        }
+    };
     let versions = rows
         .iter()
         .map(|row| {

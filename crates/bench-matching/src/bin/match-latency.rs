@@ -686,7 +686,12 @@ async fn parts(
     let started = Instant::now();
     let mut snapshot = None;
     for _ in 0..reps {
-        snapshot = Some(backend.matching.snapshot(language, Utc::now()).await?);
+        snapshot = Some(
+            backend
+                .matching
+                .snapshot(language, Utc::now(), None)
+                .await?,
+        );
     }
     let snapshot_ms = started.elapsed().as_secs_f64() * 1000.0 / f64::from(reps);
     let snapshot = snapshot.context("no snapshot")?;

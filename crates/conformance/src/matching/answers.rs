@@ -143,7 +143,7 @@ pub async fn decline_requeues_and_is_never_offered_again(
     );
 
     let snapshot = matching
-        .snapshot(lang("es"), at(13))
+        .snapshot(lang("es"), at(13), None)
         .await
         .expect("snapshot");
     assert!(snapshot.history.contains(request.id, i));

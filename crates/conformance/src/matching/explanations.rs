@@ -21,7 +21,7 @@ pub async fn explanations_round_trip_oldest_first(
 
     // A round of matching over the stored snapshot: the longest idle is chosen.
     let snapshot = matching
-        .snapshot(lang("es"), at(10))
+        .snapshot(lang("es"), at(10), None)
         .await
         .expect("snapshot");
     let plan = matcher.plan(&snapshot, at(10));
@@ -44,7 +44,7 @@ pub async fn explanations_round_trip_oldest_first(
 
     // The next round excludes the decliner through the stored history.
     let snapshot = matching
-        .snapshot(lang("es"), at(20))
+        .snapshot(lang("es"), at(20), None)
         .await
         .expect("snapshot");
     let plan = matcher.plan(&snapshot, at(20));

@@ -34,7 +34,7 @@ pub async fn new_interpreters_have_a_sane_presence(
         .await
         .expect("profile");
     let snapshot = matching
-        .snapshot(lang("es"), at(2))
+        .snapshot(lang("es"), at(2), None)
         .await
         .expect("snapshot");
     assert_eq!(snapshot.interpreters.len(), 1);

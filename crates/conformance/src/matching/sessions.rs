@@ -55,7 +55,7 @@ pub async fn end_session_by_participants_once(
         (InterpreterStatus::WrapUp, at(72))
     );
     let snapshot = matching
-        .snapshot(lang("es"), at(80))
+        .snapshot(lang("es"), at(80), None)
         .await
         .expect("snapshot");
     assert_eq!(
@@ -81,7 +81,7 @@ pub async fn end_session_by_participants_once(
     let second = session_between(&*matching, c, i, "es", 200).await;
     ended(&*matching, &second, i, 232).await;
     let snapshot = matching
-        .snapshot(lang("es"), at(240))
+        .snapshot(lang("es"), at(240), None)
         .await
         .expect("snapshot");
     assert_eq!(

@@ -46,7 +46,7 @@ pub async fn snapshot_holds_what_matching_needs(
     offered(&*matching, &french, f, 31).await;
 
     let snapshot = matching
-        .snapshot(lang("es"), at(40))
+        .snapshot(lang("es"), at(40), None)
         .await
         .expect("snapshot");
 
@@ -106,7 +106,7 @@ pub async fn snapshot_holds_what_matching_needs(
     assert_eq!(pending_es, [&offer], "the pending offers of the language");
 
     let ids: HashSet<_> = matching
-        .snapshot(lang("fr"), at(40))
+        .snapshot(lang("fr"), at(40), None)
         .await
         .expect("snapshot")
         .interpreters
@@ -142,17 +142,17 @@ pub async fn today_counters_reset_on_a_new_utc_day(
         (s.declines_today, s.talk_time_today)
     };
     let today = matching
-        .snapshot(lang("es"), at(100))
+        .snapshot(lang("es"), at(100), None)
         .await
         .expect("snapshot");
     assert_eq!(counters(today), (1, TimeDelta::seconds(60)));
     let tomorrow = matching
-        .snapshot(lang("es"), at(TO_NEXT_UTC_DAY))
+        .snapshot(lang("es"), at(TO_NEXT_UTC_DAY), None)
         .await
         .expect("snapshot");
     assert_eq!(counters(tomorrow), (0, TimeDelta::zero()));
     let last_second = matching
-        .snapshot(lang("es"), at(TO_NEXT_UTC_DAY - 1))
+        .snapshot(lang("es"), at(TO_NEXT_UTC_DAY - 1), None)
         .await
         .expect("snapshot");
     assert_eq!(counters(last_second), (1, TimeDelta::seconds(60)));
@@ -169,7 +169,7 @@ pub async fn today_counters_reset_on_a_new_utc_day(
         .await
         .expect("decline");
     let later = matching
-        .snapshot(lang("es"), at(TO_NEXT_UTC_DAY + 20))
+        .snapshot(lang("es"), at(TO_NEXT_UTC_DAY + 20), None)
         .await
         .expect("snapshot");
     assert_eq!(counters(later), (1, TimeDelta::zero()));
@@ -191,7 +191,7 @@ pub async fn snapshot_sees_each_profile_change(
             .map(|s| s.profile)
     };
     let first = matching
-        .snapshot(lang("es"), at(1))
+        .snapshot(lang("es"), at(1), None)
         .await
         .expect("snapshot");
     assert_eq!(profile_in(first), Some(profile(&["es", "fr"])));
@@ -209,7 +209,7 @@ pub async fn snapshot_sees_each_profile_change(
         .await
         .expect("profile");
     let second = matching
-        .snapshot(lang("es"), at(2))
+        .snapshot(lang("es"), at(2), None)
         .await
         .expect("snapshot");
     assert_eq!(
@@ -224,7 +224,7 @@ pub async fn snapshot_sees_each_profile_change(
         .await
         .expect("profile");
     let spanish = matching
-        .snapshot(lang("es"), at(3))
+        .snapshot(lang("es"), at(3), None)
         .await
         .expect("snapshot");
     assert_eq!(
@@ -233,8 +233,50 @@ pub async fn snapshot_sees_each_profile_change(
         "no longer listed under a dropped language"
     );
     let french = matching
-        .snapshot(lang("fr"), at(3))
+        .snapshot(lang("fr"), at(3), None)
         .await
         .expect("snapshot");
     assert_eq!(profile_in(french), Some(profile(&["fr"])));
+}
+
+/// A snapshot limited to some interpreters (`only`) has exactly those of them who list the
+/// language, as the whole snapshot has them, in the same order; its requests are whole.
+pub async fn snapshot_of_some_interpreters_matches_the_whole(
+    store: Arc<dyn Store>,
+    matching: Arc<dyn MatchingStore>,
+) {
+    let ana = available_interpreter(&*store, &*matching, "ana", &["es"], 0).await;
+    let bea = available_interpreter(&*store, &*matching, "bea", &["es", "fr"], 1).await;
+    let cloe = available_interpreter(&*store, &*matching, "cloe", &["es"], 2).await;
+    let fred = available_interpreter(&*store, &*matching, "fred", &["fr"], 3).await;
+    let whole = matching
+        .snapshot(lang("es"), at(10), None)
+        .await
+        .expect("snapshot");
+    assert_eq!(whole.interpreters.len(), 3);
+
+    // cloe and bea (in any order), fred who does not list Spanish, and someone unknown.
+    let unknown = dragoman_domain::UserId(uuid::Uuid::from_u128(42));
+    let some = matching
+        .snapshot(lang("es"), at(10), Some(&[cloe, fred, unknown, bea]))
+        .await
+        .expect("snapshot");
+    let expected: Vec<_> = whole
+        .interpreters
+        .iter()
+        .filter(|i| i.id == bea || i.id == cloe)
+        .cloned()
+        .collect();
+    assert_eq!(some.interpreters, expected);
+    assert_eq!(some.requests, whole.requests);
+    assert!(
+        !some.interpreters.iter().any(|i| i.id == ana),
+        "only those asked for"
+    );
+
+    let none = matching
+        .snapshot(lang("es"), at(10), Some(&[]))
+        .await
+        .expect("snapshot");
+    assert!(none.interpreters.is_empty());
 }

@@ -162,6 +162,8 @@ async fn put_profile(
         .profile
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("a saved profile reads back empty"))?;
+    let languages: Vec<_> = profile.languages().iter().map(|l| l.code).collect();
+    state.engine.profile_changed(caller.id, &languages);
     Ok(Json(profile.into()))
 }
 

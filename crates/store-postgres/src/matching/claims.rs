@@ -40,6 +40,7 @@ pub(crate) async fn snapshot(
     store: &PgStore,
     language: LanguageCode,
     now: DateTime<Utc>,
+    only: Option<&[UserId]>,
 ) -> Result<Snapshot, StoreError> {
     let mut tx = store.begin().await?;
     // One instant for the three reads. SET TRANSACTION is local to the transaction, so it is
@@ -62,21 +63,31 @@ pub(crate) async fn snapshot(
         .collect::<Result<Vec<_>, _>>()?;
     // Every interpreter listing the language: the narrow rows, then the languages of the
     // profiles this instance has not read at their current version (dragoman_ports::ProfileCache).
-    let found = store
-        .q(select_desk!(
-            ", profile_version",
-            "WHERE language_codes @> ARRAY[$1::text] AND profile_updated_at IS NOT NULL
-             ORDER BY user_id"
-        ))
-        .bind(language.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
+    let found = match only {
+        None => store
+            .q(select_desk!(
+                "WHERE language_codes @> ARRAY[$1::text] AND profile_updated_at IS NOT NULL
+                 ORDER BY user_id"
+            ))
+            .bind(language.as_str()),
+        // By primary key: a handful of rows, not the language's index.
+        Some(users) => store
+            .q(select_desk!(
+                "WHERE user_id = ANY($2) AND language_codes @> ARRAY[$1::text]
+                   AND profile_updated_at IS NOT NULL
+                 ORDER BY user_id"
+            ))
+            .bind(language.as_str())
+            .bind(users.iter().map(|u| u.0).collect::<Vec<Uuid>>()),
+    }
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_error)?;
     let mut desks = Vec::with_capacity(found.len());
     let mut versions = Vec::with_capacity(found.len());
     for row in &found {
         let d = Desk::from_row(row)?;
-        versions.push((d.user_id, rows::get::<i64>(row, "profile_version")?));
+        versions.push((d.user_id, d.profile_version));
         desks.push(d);
     }
     let conn: &mut PgConnection = &mut tx;
@@ -216,7 +227,7 @@ async fn claim(
         return Ok(false);
     }
     store
-        .q("INSERT INTO explanations (offer_id, request_id, decided_at, body) VALUES ($1, $2, $3, $4::jsonb)")
+        .q("INSERT INTO explanations (offer_id, request_id, decided_at, body) VALUES ($1, $2, $3, $4)")
         .bind(offer.id.0)
         .bind(offer.request_id.0)
         .bind(explanation.decided_at)

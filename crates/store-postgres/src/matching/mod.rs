@@ -83,8 +83,9 @@ impl MatchingStore for PgStore {
         &self,
         language: LanguageCode,
         now: DateTime<Utc>,
+        only: Option<&[UserId]>,
     ) -> Result<Snapshot, StoreError> {
-        claims::snapshot(self, language, now).await
+        claims::snapshot(self, language, now, only).await
     }
 
     async fn apply_offer(

@@ -172,7 +172,7 @@ pub(crate) async fn explanations(
             Ok(StoredExplanation {
                 offer_id: OfferId(get(r, "offer_id")?),
                 decided_at: get(r, "decided_at")?,
-                body: get(r, "body")?,
+                body: serde_json::from_str(&get::<String>(r, "body")?).map_err(corrupt)?,
             })
         })
         .collect()

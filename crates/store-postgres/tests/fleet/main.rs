@@ -161,7 +161,7 @@ async fn planner(world: Arc<World>, n: usize) {
         };
         for language in languages {
             let now = world.clock.now();
-            let Some(snapshot) = world.ok("snapshot", matching.snapshot(language, now).await)
+            let Some(snapshot) = world.ok("snapshot", matching.snapshot(language, now, None).await)
             else {
                 continue;
             };

@@ -27,7 +27,7 @@ macro_rules! select_desk {
     };
     ($extra:literal, $tail:literal) => {
         concat!(
-            "SELECT user_id, status, status_since, COALESCE(idle_since, status_since) AS idle_since, missed_in_a_row, away_reason, away_missed_count, stats_day, declines_today, talk_time_today_ms, last_offered_at, specializations, modalities, profile_updated_at IS NOT NULL AS has_profile",
+            "SELECT user_id, status, status_since, COALESCE(idle_since, status_since) AS idle_since, missed_in_a_row, away_reason, away_missed_count, stats_day, declines_today, talk_time_today_ms, last_offered_at, specializations, modalities, profile_updated_at IS NOT NULL AS has_profile, profile_version",
             $extra,
             " FROM interpreters ",
             $tail
@@ -49,6 +49,8 @@ pub(crate) struct Desk {
     /// The status as read: writing back is a compare-and-set on it.
     read_status: InterpreterStatus,
     pub has_profile: bool,
+    /// Raised by every profile change (the key of the store's `ProfileCache`).
+    pub profile_version: i64,
     specializations: i64,
     modalities: i64,
     stats_day: Option<NaiveDate>,
@@ -78,6 +80,7 @@ impl Desk {
                 away_reason,
             },
             has_profile: get(row, "has_profile")?,
+            profile_version: get(row, "profile_version")?,
             specializations: get(row, "specializations")?,
             modalities: get(row, "modalities")?,
             stats_day: get(row, "stats_day")?,
@@ -144,7 +147,9 @@ impl Desk {
     }
 
     /// The profile, read after the row is locked so that a concurrent profile change is seen
-    /// whole. `None` without a profile.
+    /// whole: the languages of this row's profile version, from the store's `ProfileCache` or
+    /// read (and kept, since under the lock the version and the languages agree). `None` without
+    /// a profile.
     pub async fn profile(
         &self,
         store: &PgStore,
@@ -153,15 +158,15 @@ impl Desk {
         if !self.has_profile {
             return Ok(None);
         }
-        interpreters::read_profile(
-            store,
-            conn,
-            self.user_id,
-            self.specializations,
-            self.modalities,
-        )
-        .await
-        .map(Some)
+        let user = self.user_id;
+        let mut found = store
+            .profiles
+            .languages(&[(user, self.profile_version)], move |users| {
+                interpreters::languages_of(store, conn, users)
+            })
+            .await?;
+        let languages = found.pop().map(|l| l.to_vec()).unwrap_or_default();
+        self.profile_of(languages).map(Some)
     }
 }
 
