@@ -121,11 +121,11 @@ impl Engine {
             return Ok(0);
         }
         let now = self.clock.now();
-        // Most wake-ups (an accept, an end, a decline elsewhere) find every open request of the
-        // language already offered: such a round can make no offer, so it skips the snapshot, the
-        // costly read of every interpreter of the language. Expiries stay with the timer sweep.
-        let open = self.store.open_requests(language).await?;
-        let queued = open
+        // Rounds run for languages with a queued request (see `Engine::waiting`), and the
+        // snapshot reads only the interpreters changed since the last one: no cheaper check first.
+        let snapshot = self.snapshot(language, now).await?;
+        let queued = snapshot
+            .requests
             .iter()
             .filter(|r| r.status == RequestStatus::Queued)
             .count();
@@ -133,7 +133,6 @@ impl Engine {
             self.still_waiting(language, false);
             return Ok(0);
         }
-        let snapshot = self.snapshot(language, now).await?;
         let plan = self.matcher.plan(&snapshot, now);
         // Expiries first: the plan counted the interpreters they release as free.
         if !plan.expired.is_empty() {

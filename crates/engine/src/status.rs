@@ -2,8 +2,8 @@
 
 use dragoman_domain::matching::RescindReason;
 use dragoman_domain::{InterpreterStatus, StatusChangeError, UserId};
-use dragoman_ports::matching::SetStatusOutcome;
-use dragoman_ports::{AVAILABILITY_TTL, CachedStatus, InterpreterRecord};
+use dragoman_ports::matching::{PresenceRecord, SetStatusOutcome};
+use dragoman_ports::{AVAILABILITY_TTL, CachedStatus};
 
 use crate::views::StatusView;
 use crate::{Engine, EngineError};
@@ -40,7 +40,11 @@ impl Engine {
         }
         self.status_changed(interpreter, &view, None);
         tracing::info!(interpreterId = %interpreter, status = presence.status.as_str(), "Interpreter status changed");
-        self.after_status_change(interpreter).await;
+        match self.store.presence(interpreter).await {
+            Ok(Some(record)) => self.after_status_change(&record).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read a presence after a change"),
+        }
         Ok(view)
     }
 
@@ -68,23 +72,18 @@ impl Engine {
                 };
                 let reason = record.presence.away_reason.map(|_| "missed_offers");
                 self.status_changed(interpreter, &view, reason);
+                self.after_status_change(&record).await;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not read a status to announce"),
         }
-        self.after_status_change(interpreter).await;
     }
 
     /// A status change may let waiting requests of the interpreter's languages be offered, and
     /// changes those languages' availability.
-    async fn after_status_change(&self, interpreter: UserId) {
-        let record = self.accounts.interpreter(interpreter).await.ok().flatten();
-        self.cache_status(interpreter, record.as_ref()).await;
-        let languages = record
-            .and_then(|r| r.profile)
-            .map(|p| p.languages().iter().map(|l| l.code).collect::<Vec<_>>())
-            .unwrap_or_default();
-        for language in languages {
+    async fn after_status_change(&self, record: &PresenceRecord) {
+        self.cache_status(record).await;
+        for &language in &record.languages {
             self.nudge_if_waiting(language);
             self.availability_touched(language);
         }
@@ -94,19 +93,15 @@ impl Engine {
 impl Engine {
     /// Writes the interpreter's entry in the availability cache from their record. A failure is
     /// logged: the database stays the truth, and the next change or the expiry puts it right.
-    async fn cache_status(&self, interpreter: UserId, record: Option<&InterpreterRecord>) {
-        let (Some(cache), Some(record)) = (&self.availability, record) else {
+    async fn cache_status(&self, record: &PresenceRecord) {
+        let Some(cache) = &self.availability else {
             return;
         };
         let entry = CachedStatus {
-            status: record.status.as_str().to_owned(),
-            languages: record
-                .profile
-                .as_ref()
-                .map(|p| p.languages().iter().map(|l| l.code.to_string()).collect())
-                .unwrap_or_default(),
+            status: record.presence.status.as_str().to_owned(),
+            languages: record.languages.iter().map(|l| l.to_string()).collect(),
         };
-        if let Err(e) = cache.put(interpreter, &entry, AVAILABILITY_TTL).await {
+        if let Err(e) = cache.put(record.user_id, &entry, AVAILABILITY_TTL).await {
             tracing::warn!(error = %e, "could not write an interpreter's cached status");
         }
     }

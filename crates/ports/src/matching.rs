@@ -126,11 +126,14 @@ pub enum SetStatusOutcome {
     },
 }
 
-/// An interpreter's live state, as the API shows it.
+/// An interpreter's live state, as the API shows it, with the languages of their profile (in
+/// profile order; none without a profile): what the engine needs after a status change (whom to
+/// tell, which languages to match again) in one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresenceRecord {
     pub user_id: UserId,
     pub presence: Presence,
+    pub languages: Vec<LanguageCode>,
 }
 
 /// How loaded one language is now.

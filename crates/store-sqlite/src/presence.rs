@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::matching::{AwayReason, Presence, RequestEvent};
-use dragoman_domain::{InterpreterStatus, UserId};
+use dragoman_domain::{InterpreterStatus, LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{PresenceRecord, SetStatusOutcome};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -137,12 +137,23 @@ pub(crate) async fn presence(
     user: UserId,
 ) -> Result<Option<PresenceRecord>, StoreError> {
     let mut conn = pool.acquire().await.map_err(db_error)?;
-    Ok(load(&mut conn, user)
-        .await?
-        .map(|(presence, _)| PresenceRecord {
-            user_id: user,
-            presence,
-        }))
+    let Some((presence, _)) = load(&mut conn, user).await? else {
+        return Ok(None);
+    };
+    let languages =
+        sqlx::query("SELECT code FROM interpreter_languages WHERE user_id = ? ORDER BY position")
+            .bind(user.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| LanguageCode::parse(&get::<String>(row, "code")?).map_err(corrupt))
+            .collect::<Result<_, _>>()?;
+    Ok(Some(PresenceRecord {
+        user_id: user,
+        presence,
+        languages,
+    }))
 }
 
 /// The interpreter's own change. Leaving `reserved` rescinds the pending offer and puts its

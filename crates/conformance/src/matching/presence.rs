@@ -21,6 +21,7 @@ pub async fn new_interpreters_have_a_sane_presence(
         Some(PresenceRecord {
             user_id: i,
             presence: Presence::new(at(0)),
+            languages: vec![],
         })
     );
     let c = client(&*store, "nurse").await;

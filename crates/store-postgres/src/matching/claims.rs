@@ -9,11 +9,11 @@
 
 use chrono::{DateTime, Utc};
 use dragoman_domain::matching::{
-    Explanation, Offer, OfferHistory, OfferStatus, RequestEvent, RequestId, Snapshot, covers,
+    Explanation, Offer, OfferHistory, OfferStatus, RequestEvent, Snapshot, covers,
 };
 use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::StoreError;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::desk::{self, Desk, select_desk};
@@ -42,25 +42,29 @@ pub(crate) async fn snapshot(
     now: DateTime<Utc>,
     only: Option<&[UserId]>,
 ) -> Result<Snapshot, StoreError> {
-    let mut tx = store.begin().await?;
-    // One instant for the three reads. SET TRANSACTION is local to the transaction, so it is
-    // safe behind a transaction pooler.
-    store
-        .q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    let requests = store
+    // No transaction of its own (see `PgStore::read`), and no single instant for the reads: the
+    // engine keeps a language's interpreters between rounds anyway, and the claim decides under
+    // the rows' locks (`apply_offer`). Each request comes with everyone it was ever offered to,
+    // in the same statement, so that a request's status and its history agree.
+    let mut tx = store.read().await?;
+    let mut history = OfferHistory::default();
+    let mut requests = Vec::new();
+    for row in store
         .q(select_request!(
+            ", ARRAY(SELECT o.interpreter_id FROM offers o WHERE o.request_id = requests.id) AS offered_to",
             "WHERE language = $1 AND status IN ('queued', 'offered')"
         ))
         .bind(language.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?
-        .iter()
-        .map(|r| rows::request(r).map(|rec| rec.request))
-        .collect::<Result<Vec<_>, _>>()?;
+    {
+        let request = rows::request(&row)?.request;
+        for interpreter in rows::get::<Vec<Uuid>>(&row, "offered_to")? {
+            history.record(request.id, UserId(interpreter));
+        }
+        requests.push(request);
+    }
     // Every interpreter listing the language: the narrow rows, then the languages of the
     // profiles this instance has not read at their current version (dragoman_ports::ProfileCache).
     let found = match only {
@@ -102,21 +106,6 @@ pub(crate) async fn snapshot(
         let profile = d.profile_of(skills.to_vec())?;
         interpreters.push(d.snapshot(profile, now));
     }
-    let history = store
-        .q("SELECT o.request_id, o.interpreter_id FROM offers o JOIN requests r ON r.id = o.request_id
-            WHERE r.language = $1 AND r.status IN ('queued', 'offered')")
-        .bind(language.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| {
-            Ok((
-                RequestId(r.try_get::<Uuid, _>("request_id").map_err(db_error)?),
-                UserId(r.try_get::<Uuid, _>("interpreter_id").map_err(db_error)?),
-            ))
-        })
-        .collect::<Result<OfferHistory, StoreError>>()?;
     let pending_offers = store
         .q(select_offer!(
             "WHERE status = 'pending'
@@ -129,7 +118,7 @@ pub(crate) async fn snapshot(
         .iter()
         .map(rows::offer)
         .collect::<Result<Vec<_>, _>>()?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     Ok(Snapshot {
         requests,
         interpreters,

@@ -8,13 +8,14 @@
 //! [`Presence::set_manually`]: dragoman_domain::matching::Presence::set_manually
 
 use chrono::{DateTime, Utc};
-use dragoman_domain::{InterpreterStatus, UserId};
+use dragoman_domain::{InterpreterStatus, LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{PresenceRecord, SetStatusOutcome};
 
 use super::desk::{self, Desk, select_desk};
 use super::records::{lock_offer, lock_request, pending_offer_to, save_offer, save_request};
 use super::retry::{Attempt, retrying};
+use super::rows::get;
 use super::settle;
 use crate::{PgStore, corrupt, db_error};
 
@@ -24,19 +25,23 @@ pub(crate) async fn presence(
 ) -> Result<Option<PresenceRecord>, StoreError> {
     let mut tx = store.read().await?;
     let row = store
-        .q(select_desk!("WHERE user_id = $1"))
+        .q(select_desk!(", language_codes", "WHERE user_id = $1"))
         .bind(user.0)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
     tx.done().await?;
-    row.map(|r| {
-        Desk::from_row(&r).map(|d| PresenceRecord {
-            user_id: d.user_id,
-            presence: d.presence,
-        })
-    })
-    .transpose()
+    let Some(row) = row else { return Ok(None) };
+    let desk = Desk::from_row(&row)?;
+    let languages = get::<Vec<String>>(&row, "language_codes")?
+        .iter()
+        .map(|code| LanguageCode::parse(code).map_err(corrupt))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(PresenceRecord {
+        user_id: desk.user_id,
+        presence: desk.presence,
+        languages,
+    }))
 }
 
 pub(crate) async fn set_status(

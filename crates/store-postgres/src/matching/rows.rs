@@ -18,11 +18,16 @@ use uuid::Uuid;
 
 use crate::{corrupt, db_error};
 
-/// `SELECT` of every request column from `requests`, then the given tail.
+/// `SELECT` of every request column (and any `extra` ones) from `requests`, then the given tail.
 macro_rules! select_request {
     ($tail:literal) => {
+        $crate::matching::rows::select_request!("", $tail)
+    };
+    ($extra:literal, $tail:literal) => {
         concat!(
-            "SELECT id, client_id, language, specialization, modality, priority, status, created_at, expires_at, session_id FROM requests ",
+            "SELECT id, client_id, language, specialization, modality, priority, status, created_at, expires_at, session_id",
+            $extra,
+            " FROM requests ",
             $tail
         )
     };
