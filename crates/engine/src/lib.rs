@@ -5,6 +5,12 @@
 //! and settles the durable timers; each language is matched by the instance holding its lease,
 //! so that one instance's death hands the language to another within a lease's lifetime, and the
 //! store's conditional claims keep the invariants even if two instances briefly both match.
+//!
+//! The lease holder keeps each language's interpreters in memory between rounds (`roster`) and
+//! reads again only those whose status changed (from this instance, or from any instance through
+//! the bus), and the whole language every few seconds. The wait estimate of a new request reuses
+//! a language's counts for up to a second and its hour of history for a few seconds
+//! (`requests`), so a creation reads little beyond its own write.
 
 pub mod admin;
 mod answers;
