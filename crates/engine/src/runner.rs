@@ -22,6 +22,9 @@ impl Engine {
     /// Runs until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let watcher = tokio::spawn(self.clone().watch_changes(shutdown.clone()));
+        // Timers and announcements in a task of their own: a sweep that releases a hundred
+        // interpreters at once must not hold back the rounds that new requests are waiting for.
+        let timers = tokio::spawn(self.clone().timers(shutdown.clone()));
         let mut tick = tokio::time::interval(self.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -35,7 +38,6 @@ impl Engine {
                     self.clone().rounds_of(languages).await;
                 }
                 _ = tick.tick() => {
-                    self.log_failure("timers", self.sweep().await);
                     match self.store.languages_waiting().await {
                         Ok(languages) => {
                             *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -44,12 +46,32 @@ impl Engine {
                         }
                         Err(e) => self.log_failure("matching", Err::<(), _>(e.into())),
                     }
-                    self.announce_touched().await;
                 }
             }
         }
         watcher.abort();
+        if let Err(e) = timers.await {
+            tracing::error!(error = %e, "The timer sweep panicked");
+        }
         tracing::info!("Matching stopped");
+    }
+
+    /// Sweeps the due timers and announces availability changes at every tick, until
+    /// `shutdown`.
+    async fn timers(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.settings.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() { break; }
+                }
+                _ = tick.tick() => {
+                    self.log_failure("timers", self.sweep().await);
+                    self.announce_touched().await;
+                }
+            }
+        }
     }
 
     /// One round for each of `languages`, all at once: languages share nothing but the store,
