@@ -220,7 +220,7 @@ impl Engine {
     /// The same, for a change that can only help a request already waiting (an interpreter
     /// became free): nothing happens unless this instance last saw a queued request in
     /// `language`. Each interpreter speaks several languages, and without this every status
-    /// change would cost a round (a read of the open requests) in each of them.
+    /// change would cost a round (a snapshot read) in each of them.
     pub(crate) fn nudge_if_waiting(&self, language: LanguageCode) {
         let waiting = self
             .waiting

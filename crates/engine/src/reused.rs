@@ -37,6 +37,25 @@ impl<V: Clone> Reused<V> {
             .unwrap_or_else(|p| p.into_inner())
             .insert(language, (read_at, value));
     }
+
+    /// The value of `language` at `now`: the one held if young enough, or else what `read`
+    /// returns, kept from now on.
+    pub(crate) async fn get_or_read<E, Fut>(
+        &self,
+        language: LanguageCode,
+        now: DateTime<Utc>,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        if let Some(value) = self.get(language, now) {
+            return Ok(value);
+        }
+        let value = read().await?;
+        self.put(language, now, value.clone());
+        Ok(value)
+    }
 }
 
 #[cfg(test)]

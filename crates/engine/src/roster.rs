@@ -32,7 +32,7 @@ pub(crate) struct Rosters {
 
 #[derive(Debug)]
 struct Roster {
-    /// In `user_id` order, as the store gives them.
+    /// In `user_id` order, whatever order the store gave them in.
     interpreters: BTreeMap<UserId, InterpreterSnapshot>,
     /// Changed since they were read.
     changed: HashSet<UserId>,
@@ -119,7 +119,8 @@ impl Rosters {
         }
     }
 
-    /// Forgets the roster of `language` (its read failed, so what was taken as changed is lost).
+    /// Forgets the roster of `language`: its read failed (so what was taken as changed is lost),
+    /// or another instance matches it now.
     pub(crate) fn forget(&mut self, language: LanguageCode) {
         self.languages.remove(&language);
     }

@@ -3,10 +3,11 @@
 //! A matching round reads every interpreter of its language, but profiles change rarely (an
 //! interpreter editing their languages) while statuses and counters change at every offer. A
 //! store therefore reads the narrow interpreter rows with a `profile_version`, and reads the
-//! languages only of those whose version it has not seen, in the same read transaction. The
-//! version is raised by the statement that changes the profile, so a version read together with
-//! its languages names exactly those languages; an entry at another version is replaced, never
-//! trusted. Both stores share this cache; each reads the missing languages its own way.
+//! languages only of those whose version it has not seen. The version is raised by the statement
+//! that changes the profile, so a version read together with its languages (in one statement or
+//! one transaction's snapshot) names exactly those languages, and each entry is kept under the
+//! version read with it; an entry at another version is replaced, never trusted. Both stores share
+//! this cache; each reads the missing languages its own way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,8 +31,11 @@ impl ProfileCache {
     }
 
     /// The languages of each of `wanted` (interpreter, profile version), in its order. Those not
-    /// held at that version are asked of `read` all at once: it returns the languages of the
-    /// interpreters it is given, read in the same transaction as the versions.
+    /// held at that version are asked of `read` all at once: for the interpreters it is given, it
+    /// returns the profile version it found together with their languages, both from one
+    /// consistent read (one statement, or one transaction's snapshot). An entry is kept under the
+    /// version read, which is newer than the one asked for if the profile changed in between; an
+    /// interpreter `read` did not find is answered with no languages and not kept.
     pub async fn languages<F, Fut>(
         &self,
         wanted: &[(UserId, i64)],
@@ -39,7 +43,7 @@ impl ProfileCache {
     ) -> Result<Vec<Languages>, StoreError>
     where
         F: FnOnce(Vec<UserId>) -> Fut,
-        Fut: Future<Output = Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError>>,
+        Fut: Future<Output = Result<HashMap<UserId, (i64, Vec<LanguageSkill>)>, StoreError>>,
     {
         let mut found: Vec<Option<Languages>> = {
             let entries = self.entries();
@@ -60,25 +64,20 @@ impl ProfileCache {
         if !missing.is_empty() {
             let mut read = read(missing).await?;
             let mut entries = self.entries();
-            for ((user, version), slot) in wanted.iter().zip(found.iter_mut()) {
+            for ((user, _), slot) in wanted.iter().zip(found.iter_mut()) {
                 if slot.is_none() {
-                    let languages: Languages = Arc::from(read.remove(user).unwrap_or_default());
-                    entries.insert(*user, (*version, languages.clone()));
-                    *slot = Some(languages);
+                    *slot = Some(match read.remove(user) {
+                        Some((version, languages)) => {
+                            let languages: Languages = Arc::from(languages);
+                            entries.insert(*user, (version, languages.clone()));
+                            languages
+                        }
+                        None => Arc::from(Vec::new()),
+                    });
                 }
             }
         }
         Ok(found.into_iter().flatten().collect())
-    }
-
-    /// The languages held for `user` at `version`, if any, without reading or keeping anything:
-    /// for a reader whose version and languages might not agree (two statements outside a
-    /// transaction's snapshot or a row lock), which must not fill the cache.
-    pub fn get(&self, user: UserId, version: i64) -> Option<Languages> {
-        match self.entries().get(&user) {
-            Some((v, languages)) if *v == version => Some(languages.clone()),
-            _ => None,
-        }
     }
 
     /// Interpreters held.
@@ -113,7 +112,12 @@ mod tests {
         let read = |users: Vec<UserId>| {
             asked.lock().expect("lock").push(users.clone());
             let codes = if users.contains(&a) { "es" } else { "fr" };
-            async move { Ok(users.into_iter().map(|u| (u, vec![skill(codes)])).collect()) }
+            async move {
+                Ok(users
+                    .into_iter()
+                    .map(|u| (u, (1, vec![skill(codes)])))
+                    .collect())
+            }
         };
         let first = cache
             .languages(&[(a, 1), (b, 1)], read)
@@ -131,7 +135,10 @@ mod tests {
         // b's profile moved on: only b is read, and its new languages replace the old.
         let read_b = |users: Vec<UserId>| async move {
             assert_eq!(users, vec![b]);
-            Ok(users.into_iter().map(|u| (u, vec![skill("de")])).collect())
+            Ok(users
+                .into_iter()
+                .map(|u| (u, (2, vec![skill("de")])))
+                .collect())
         };
         let moved = cache
             .languages(&[(a, 1), (b, 2)], read_b)
@@ -139,6 +146,32 @@ mod tests {
             .expect("read");
         assert_eq!(moved[1][0].code.as_str(), "de");
         assert_eq!(cache.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_entry_is_kept_under_the_version_read_not_the_one_asked() {
+        let cache = ProfileCache::default();
+        let a = UserId(Uuid::now_v7());
+        // Asked at version 1; the profile moved to 2 before its languages were read.
+        let newer = |users: Vec<UserId>| async move {
+            Ok(users
+                .into_iter()
+                .map(|u| (u, (2, vec![skill("de")])))
+                .collect())
+        };
+        let read = cache.languages(&[(a, 1)], newer).await.expect("read");
+        assert_eq!(read[0][0].code.as_str(), "de");
+        // Version 1 is not held (its languages were never read); version 2 is.
+        let unread =
+            |_: Vec<UserId>| async { Err(StoreError::Backend(anyhow::anyhow!("read again"))) };
+        assert!(cache.languages(&[(a, 1)], unread).await.is_err());
+        let held = cache
+            .languages(&[(a, 2)], |_: Vec<UserId>| async {
+                Err(StoreError::Backend(anyhow::anyhow!("not read")))
+            })
+            .await
+            .expect("held at version 2");
+        assert_eq!(held[0][0].code.as_str(), "de");
     }
 
     #[tokio::test]

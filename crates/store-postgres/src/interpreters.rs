@@ -96,21 +96,10 @@ async fn load(
     let status = InterpreterStatus::parse(&row.try_get::<String, _>("status").map_err(db_error)?)
         .map_err(corrupt)?;
     let profile = if row.try_get::<bool, _>("has_profile").map_err(db_error)? {
-        // Held at this version by a reader that read it consistently, or read now (and not
-        // kept: outside a transaction the two statements may straddle a profile change).
-        let held = store
-            .profiles
-            .get(user_id, row.try_get("profile_version").map_err(db_error)?);
-        let languages = match held {
-            Some(languages) => languages.to_vec(),
-            None => languages_of(store, conn, vec![user_id])
-                .await?
-                .remove(&user_id)
-                .unwrap_or_default(),
-        };
+        let version = row.try_get("profile_version").map_err(db_error)?;
         Some(
             Profile::new(
-                languages,
+                languages_at(store, conn, user_id, version).await?,
                 SpecializationSet::from_bits(row.try_get("specializations").map_err(db_error)?),
                 ModalitySet::from_bits(row.try_get("modalities").map_err(db_error)?),
             )
@@ -127,27 +116,47 @@ async fn load(
     }))
 }
 
-/// The languages of `users`, each in profile order, in one query.
+/// The languages of `user`'s profile at `version`, from the store's `ProfileCache`, or read.
+pub(crate) async fn languages_at(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    user: UserId,
+    version: i64,
+) -> Result<Vec<LanguageSkill>, StoreError> {
+    let mut found = store
+        .profiles
+        .languages(&[(user, version)], move |users| {
+            languages_of(store, conn, users)
+        })
+        .await?;
+    Ok(found.pop().map(|l| l.to_vec()).unwrap_or_default())
+}
+
+/// The languages of `users`, each in profile order, with the profile version they belong to, in
+/// one statement (so that the two agree whatever commits meanwhile).
 pub(crate) async fn languages_of(
     store: &PgStore,
     conn: &mut PgConnection,
     users: Vec<UserId>,
-) -> Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError> {
+) -> Result<HashMap<UserId, (i64, Vec<LanguageSkill>)>, StoreError> {
     let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
     let found = store
         .q(
-            "SELECT user_id, code, level, certified FROM interpreter_languages
-            WHERE user_id = ANY($1) ORDER BY user_id, position",
+            "SELECT l.user_id, i.profile_version, l.code, l.level, l.certified
+            FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+            WHERE l.user_id = ANY($1) ORDER BY l.user_id, l.position",
         )
         .bind(ids)
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error)?;
-    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
+    let mut languages: HashMap<UserId, (i64, Vec<LanguageSkill>)> = HashMap::new();
     for row in &found {
+        let version: i64 = row.try_get("profile_version").map_err(db_error)?;
         languages
             .entry(UserId(row.try_get("user_id").map_err(db_error)?))
-            .or_default()
+            .or_insert_with(|| (version, Vec::new()))
+            .1
             .push(skill_from_parts(
                 &row.try_get::<String, _>("code").map_err(db_error)?,
                 &row.try_get::<String, _>("level").map_err(db_error)?,

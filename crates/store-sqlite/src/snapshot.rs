@@ -156,24 +156,27 @@ async fn read_languages(
     conn: &mut SqliteConnection,
     language: LanguageCode,
     users: Vec<UserId>,
-) -> Result<HashMap<UserId, Vec<LanguageSkill>>, StoreError> {
+) -> Result<HashMap<UserId, (i64, Vec<LanguageSkill>)>, StoreError> {
     let users: HashSet<UserId> = users.into_iter().collect();
     let found = sqlx::query(
-        "SELECT m.user_id, m.code, m.level, m.certified
+        "SELECT m.user_id, i.profile_version, m.code, m.level, m.certified
          FROM interpreter_languages l JOIN interpreter_languages m ON m.user_id = l.user_id
+         JOIN interpreters i ON i.user_id = m.user_id
          WHERE l.code = ? ORDER BY m.user_id, m.position",
     )
     .bind(language.as_str())
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
-    let mut languages: HashMap<UserId, Vec<LanguageSkill>> = HashMap::new();
+    let mut languages: HashMap<UserId, (i64, Vec<LanguageSkill>)> = HashMap::new();
     for row in &found {
         let user = rows::user(row, "user_id")?;
         if users.contains(&user) {
+            let version = get::<i64>(row, "profile_version")?;
             languages
                 .entry(user)
-                .or_default()
+                .or_insert_with(|| (version, Vec::new()))
+                .1
                 .push(interpreters::skill(row)?);
         }
     }

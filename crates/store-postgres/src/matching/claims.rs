@@ -68,12 +68,17 @@ pub(crate) async fn snapshot(
     // Every interpreter listing the language: the narrow rows, then the languages of the
     // profiles this instance has not read at their current version (dragoman_ports::ProfileCache).
     let found = match only {
+        // Nothing changed since the last round: no statement.
+        Some([]) => Vec::new(),
         None => store
             .q(select_desk!(
                 "WHERE language_codes @> ARRAY[$1::text] AND profile_updated_at IS NOT NULL
                  ORDER BY user_id"
             ))
-            .bind(language.as_str()),
+            .bind(language.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?,
         // By primary key: a handful of rows, not the language's index.
         Some(users) => store
             .q(select_desk!(
@@ -82,11 +87,11 @@ pub(crate) async fn snapshot(
                  ORDER BY user_id"
             ))
             .bind(language.as_str())
-            .bind(users.iter().map(|u| u.0).collect::<Vec<Uuid>>()),
-    }
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db_error)?;
+            .bind(users.iter().map(|u| u.0).collect::<Vec<Uuid>>())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?,
+    };
     let mut desks = Vec::with_capacity(found.len());
     let mut versions = Vec::with_capacity(found.len());
     for row in &found {

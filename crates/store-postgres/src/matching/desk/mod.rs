@@ -147,9 +147,7 @@ impl Desk {
     }
 
     /// The profile, read after the row is locked so that a concurrent profile change is seen
-    /// whole: the languages of this row's profile version, from the store's `ProfileCache` or
-    /// read (and kept, since under the lock the version and the languages agree). `None` without
-    /// a profile.
+    /// whole. `None` without a profile.
     pub async fn profile(
         &self,
         store: &PgStore,
@@ -158,14 +156,8 @@ impl Desk {
         if !self.has_profile {
             return Ok(None);
         }
-        let user = self.user_id;
-        let mut found = store
-            .profiles
-            .languages(&[(user, self.profile_version)], move |users| {
-                interpreters::languages_of(store, conn, users)
-            })
-            .await?;
-        let languages = found.pop().map(|l| l.to_vec()).unwrap_or_default();
+        let languages =
+            interpreters::languages_at(store, conn, self.user_id, self.profile_version).await?;
         self.profile_of(languages).map(Some)
     }
 }
