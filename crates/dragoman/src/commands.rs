@@ -16,7 +16,14 @@ use crate::startup::StoreBackend;
 /// Brings the schema up to date. SQLite migrates by being opened.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     match &settings.database {
-        Database::Postgres { migration_url, .. } => PgStore::migrate(migration_url).await?,
+        Database::Postgres { migration_url, .. } => {
+            PgStore::migrate(migration_url).await?;
+            if let Some(role) = &settings.app_role {
+                PgStore::grant_app_role(migration_url, &role.name, role.password.as_deref())
+                    .await?;
+                tracing::info!(role = %role.name, "API role granted");
+            }
+        }
         Database::Sqlite { .. } => StoreBackend::open(settings).await?.close().await,
     }
     tracing::info!("Database migrated");

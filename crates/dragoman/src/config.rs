@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
 use dragoman_http::ws::WsSettings;
-use dragoman_store_postgres::Pooler;
+use dragoman_store_postgres::{Pooler, valid_role_name};
 use dragoman_telemetry::{LogFormat, MetricsFormat};
 
 /// The command line.
@@ -136,6 +136,18 @@ pub struct Config {
         global = true
     )]
     pub database_pooler: PoolerArg,
+    /// The least-privilege role the API connects as: `dragoman migrate` (run as the schema's
+    /// owner) creates or updates it and grants it row access to every table, nothing more.
+    #[arg(long, env = "DATABASE_APP_USER", global = true)]
+    pub database_app_user: Option<String>,
+    /// The password `dragoman migrate` sets on DATABASE_APP_USER (unset: left as it is).
+    #[arg(
+        long,
+        env = "DATABASE_APP_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_app_password: Option<String>,
     /// Connections in this instance's PostgreSQL pool.
     #[arg(
         long,
@@ -351,6 +363,21 @@ impl std::fmt::Debug for RedisSettings {
     }
 }
 
+/// The least-privilege role the API tasks connect as (see `PgStore::grant_app_role`).
+#[derive(Clone)]
+pub struct AppRole {
+    pub name: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for AppRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRole")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where uploaded files live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectsSettings {
@@ -390,6 +417,8 @@ pub struct Settings {
     pub port: u16,
     pub database: Database,
     pub migrate: bool,
+    /// The API's own role, granted by migrations (PostgreSQL only).
+    pub app_role: Option<AppRole>,
     pub data_dir: PathBuf,
     pub jwt_secret: JwtSecret,
     /// Unset: the in-process bus and limiter of a single instance.
@@ -422,6 +451,7 @@ impl Settings {
                 path: data_dir.join("dragoman.sqlite"),
             },
             migrate: false,
+            app_role: None,
             data_dir: data_dir.to_owned(),
             jwt_secret: JwtSecret::File(data_dir.join("jwt-secret")),
             redis: None,
@@ -487,6 +517,34 @@ impl Config {
                     ),
                 ));
             }
+        };
+
+        let app_role = match (&self.database_app_user, &database) {
+            (None, _) if self.database_app_password.is_some() => {
+                return Err(error(
+                    "DATABASE_APP_PASSWORD",
+                    "is set without DATABASE_APP_USER, the role it is for",
+                ));
+            }
+            (None, _) => None,
+            (Some(_), Database::Sqlite { .. }) => {
+                return Err(error(
+                    "DATABASE_APP_USER",
+                    "is a PostgreSQL role: set DATABASE_URL to postgres://... (the embedded database has no roles)",
+                ));
+            }
+            (Some(name), Database::Postgres { .. }) if !valid_role_name(name) => {
+                return Err(error(
+                    "DATABASE_APP_USER",
+                    format!(
+                        "{name:?} is not a plain role name (lower-case letters, digits and _, not starting with a digit or pg_, at most 63 bytes)"
+                    ),
+                ));
+            }
+            (Some(name), Database::Postgres { .. }) => Some(AppRole {
+                name: name.clone(),
+                password: self.database_app_password.clone().filter(|p| !p.is_empty()),
+            }),
         };
 
         let jwt_secret = match self.jwt_secret.as_deref() {
@@ -648,6 +706,7 @@ impl Config {
             port: self.port,
             database,
             migrate: self.migrate,
+            app_role,
             data_dir: self.data_dir.clone(),
             jwt_secret,
             redis,

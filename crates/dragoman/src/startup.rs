@@ -55,6 +55,14 @@ impl StoreBackend {
             } => {
                 if settings.migrate {
                     PgStore::migrate(migration_url).await?;
+                    if let Some(role) = &settings.app_role {
+                        PgStore::grant_app_role(
+                            migration_url,
+                            &role.name,
+                            role.password.as_deref(),
+                        )
+                        .await?;
+                    }
                 }
                 let store = PgStore::connect(url, *pooler, *max_connections).await?;
                 store.check_schema().await?;

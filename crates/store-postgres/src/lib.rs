@@ -19,6 +19,8 @@ mod files;
 mod interpreters;
 mod jobs;
 mod matching;
+mod roles;
+pub use roles::valid_role_name;
 pub mod testing;
 
 use std::str::FromStr;
@@ -277,8 +279,8 @@ impl Store for PgStore {
 
 #[cfg(test)]
 mod tests {
-    //! The store and matching suites on PostgreSQL directly, then through PgBouncer in
-    //! transaction pooling.
+    //! The store and matching suites on PostgreSQL directly (as the schema's owner), then
+    //! through PgBouncer in transaction pooling as the API's least-privilege role.
     use std::sync::Arc;
 
     use dragoman_ports::{MatchingStore, Store};
@@ -292,7 +294,11 @@ mod tests {
         let store = if direct {
             PgStore::connect(&db.direct_url(), Pooler::None, 4).await
         } else {
-            PgStore::connect(&db.pgbouncer_url(), Pooler::Transaction, 4).await
+            // Through PgBouncer as production connects: as the least-privilege role.
+            PgStore::grant_app_role(&db.direct_url(), crate::testing::APP_ROLE, None)
+                .await
+                .expect("the API's role granted");
+            PgStore::connect(&db.app_role_pgbouncer_url(), Pooler::Transaction, 4).await
         };
         let store = store.expect("connected (through PgBouncer: DRAGOMAN_TEST_PGBOUNCER)");
         (Arc::new(store), DatabaseGuard(db))

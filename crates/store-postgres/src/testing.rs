@@ -28,6 +28,25 @@ pub fn pgbouncer_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:6432/postgres".to_owned())
 }
 
+/// The least-privilege role the tests connect as where production's API does (through the
+/// pooler). One role for every test database: grants are per database, the role is global.
+pub const APP_ROLE: &str = "dragoman_api";
+
+/// Replaces the user of a `postgres://user[:password]@host...` URL.
+pub fn with_user(url: &str, user: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}{user}{}", &url[..scheme_end + 3], &url[at..])
+        }
+        (Some(scheme_end), _) => format!(
+            "{}{user}@{}",
+            &url[..scheme_end + 3],
+            &url[scheme_end + 3..]
+        ),
+        _ => url.to_owned(),
+    }
+}
+
 /// Replaces the database name of a `postgres://` URL.
 pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -90,6 +109,12 @@ impl TestDatabase {
     /// The URL of this database through PgBouncer.
     pub fn pgbouncer_url(&self) -> String {
         with_database(&pgbouncer_url(), &self.name)
+    }
+
+    /// The URL of this database through PgBouncer, as [`APP_ROLE`] (granted first with
+    /// `PgStore::grant_app_role`; scripts/services lists the role in PgBouncer's userlist).
+    pub fn app_role_pgbouncer_url(&self) -> String {
+        with_user(&self.pgbouncer_url(), APP_ROLE)
     }
 }
 
