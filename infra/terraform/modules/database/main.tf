@@ -124,6 +124,13 @@ resource "random_password" "master" {
   special = false
 }
 
+# The API's own role: `dragoman migrate` (as the master user) creates it with this password and
+# grants it row access only; the API and its PgBouncer sidecar log in as it.
+resource "random_password" "app" {
+  length  = 40
+  special = false
+}
+
 resource "aws_iam_role" "enhanced_monitoring" {
   name = "${var.name}-rds-monitoring"
   assume_role_policy = jsonencode({
@@ -255,8 +262,11 @@ resource "aws_db_instance" "replica" {
 locals {
   # The API reaches PostgreSQL through the PgBouncer sidecar on the task's loopback interface;
   # migrations (and anything needing LISTEN or session state) connect to RDS directly.
-  pooled_url = "postgres://${var.master_username}:${random_password.master.result}@127.0.0.1:${var.pgbouncer_port}/${var.database_name}?sslmode=disable"
-  direct_url = "postgres://${var.master_username}:${random_password.master.result}@${aws_db_instance.primary.address}:${aws_db_instance.primary.port}/${var.database_name}?sslmode=require"
+  # The API, as its least-privilege role, to the sidecar on loopback (TLS from there to RDS).
+  pooled_url = "postgres://${var.app_username}:${random_password.app.result}@127.0.0.1:${var.pgbouncer_port}/${var.database_name}?sslmode=disable"
+  # Migrations, as the master user, straight to RDS: the certificate is verified against the
+  # RDS authorities in the image and the host name checked (verify-full), not merely encrypted.
+  direct_url = "postgres://${var.master_username}:${random_password.master.result}@${aws_db_instance.primary.address}:${aws_db_instance.primary.port}/${var.database_name}?sslmode=verify-full&sslrootcert=${var.ca_bundle_path}"
 }
 
 resource "aws_secretsmanager_secret" "database" {
@@ -279,5 +289,8 @@ resource "aws_secretsmanager_secret_version" "database" {
     dbname     = var.database_name
     pooled_url = local.pooled_url
     direct_url = local.direct_url
+    # The API's role, for the migrate task (which creates it) and the PgBouncer sidecar.
+    app_username = var.app_username
+    app_password = random_password.app.result
   })
 }

@@ -109,9 +109,21 @@ variable "database_name" {
 }
 
 variable "master_username" {
-  description = "Master user name (the application connects as this user)."
+  description = "Master user name: owns the schema; migrations run as it, the API does not."
   type        = string
   default     = "dragoman"
+}
+
+variable "app_username" {
+  description = "The least-privilege role the API connects as (rows only: `dragoman migrate` creates it and grants it DML on every table)."
+  type        = string
+  default     = "dragoman_api"
+}
+
+variable "ca_bundle_path" {
+  description = "Where the API image keeps the RDS certificate authorities, for sslmode=verify-full on direct connections."
+  type        = string
+  default     = "/etc/ssl/certs/rds-global-bundle.pem"
 }
 
 variable "pgbouncer_port" {

@@ -56,6 +56,12 @@ locals {
       LOG_FORMAT     = "json"
       METRICS_FORMAT = "emf"
       AWS_REGION     = local.region
+      # DATABASE_URL is the PgBouncer 1.18 sidecar in transaction pooling: no named prepared
+      # statements (without this, statements of one client collide with another's).
+      DATABASE_POOLER = "transaction"
+      # Behind the ALB every connection comes from the balancer; the client is the last
+      # X-Forwarded-For entry, which the ALB appends (per-address login limits need it).
+      TRUST_FORWARDED_FOR = "true"
     },
     var.extra_environment,
   )
@@ -77,7 +83,13 @@ locals {
       { name = "LOG_FORMAT", value = "json" },
       { name = "DATA_DIR", value = "/data" },
     ]
-    secrets          = [{ name = "DATABASE_URL", valueFrom = "${var.database_secret_arn}:direct_url::" }]
+    # As the master user, straight to RDS; it creates or updates the API's role and grants it
+    # row access to every table after migrating.
+    secrets = [
+      { name = "DATABASE_URL", valueFrom = "${var.database_secret_arn}:direct_url::" },
+      { name = "DATABASE_APP_USER", valueFrom = "${var.database_secret_arn}:app_username::" },
+      { name = "DATABASE_APP_PASSWORD", valueFrom = "${var.database_secret_arn}:app_password::" },
+    ]
     mountPoints      = [{ sourceVolume = "data", containerPath = "/data", readOnly = false }]
     logConfiguration = local.log_configuration["migrate"]
   }
@@ -104,8 +116,9 @@ locals {
       { name = "PGBOUNCER_DB_HOST", valueFrom = "${var.database_secret_arn}:host::" },
       { name = "PGBOUNCER_DB_PORT", valueFrom = "${var.database_secret_arn}:port::" },
       { name = "PGBOUNCER_DB_NAME", valueFrom = "${var.database_secret_arn}:dbname::" },
-      { name = "PGBOUNCER_DB_USER", valueFrom = "${var.database_secret_arn}:username::" },
-      { name = "PGBOUNCER_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" },
+      # The API's least-privilege role: what the sidecar is given is all the API can do.
+      { name = "PGBOUNCER_DB_USER", valueFrom = "${var.database_secret_arn}:app_username::" },
+      { name = "PGBOUNCER_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:app_password::" },
     ]
     mountPoints = [{ sourceVolume = "pgbouncer-run", containerPath = "/run/pgbouncer", readOnly = false }]
     healthCheck = {
