@@ -8,7 +8,7 @@ mod stack;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use stack::{Account, Api, Socket, Stack, next_of, next_within, subscribe_availability};
 
@@ -222,4 +222,89 @@ async fn a_killed_instance_leaves_its_interpreter_offline_and_unoffered() {
         .await;
     assert_eq!(waiting["status"], "queued");
     assert!(!stack.status_ok(), "status reports the killed instance");
+}
+
+/// Behind the balancer every connection comes from nginx: the instances take the client's
+/// address from the X-Forwarded-For entry nginx appends (the Terraform's TRUST_FORWARDED_FOR),
+/// so failed logins from one address lock out that address, not everyone behind the balancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_logins_lock_out_their_address_not_the_balancer() {
+    let limit = 5;
+    let stack = Stack::up(&[
+        ("MATCH_TICK_MS", "100"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "5"),
+    ]);
+    let owner_api = Api::from_address(stack.balancer(), "127.0.0.3");
+    let email = format!("owner-{}@example.org", uuid::Uuid::new_v4().simple());
+    owner_api.signup_as("client", &email).await;
+
+    let attacker = Api::from_address(stack.balancer(), "127.0.0.2");
+    for n in 0..limit {
+        // A different account each time: only the per-address count can stop it.
+        let status = attacker
+            .login_status(&format!("nobody-{n}@example.org"), "wrong password")
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    assert_eq!(
+        attacker.login_status(&email, "correct horse battery").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacking address is locked out"
+    );
+    assert_eq!(
+        owner_api
+            .login_status(&email, "correct horse battery")
+            .await,
+        StatusCode::OK,
+        "another address behind the same balancer is not"
+    );
+}
+
+/// The uploads bucket of the task's S3_BUCKET is shared by the fleet: an avatar uploaded with
+/// a URL from one instance is verified by another and served to a third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_crosses_instances_through_the_bucket() {
+    let stack = Stack::up(FAST);
+    let direct: Vec<Api> = (1..=3).map(|n| Api::new(stack.instance(n), None)).collect();
+    let user = direct[0].signup("client").await;
+    // A 1x1 PNG.
+    let png: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
+        0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8,
+        0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    let created = direct[0]
+        .json(
+            Method::POST,
+            "/v1/me/avatar",
+            &user.access,
+            Some(json!({"content_type": "image/png", "size_bytes": png.len()})),
+        )
+        .await;
+    let upload = &created["upload"];
+    let url = upload["url"].as_str().expect("an upload URL");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.starts_with(&stack.balancer()),
+        "presigned for the bucket, not served by an instance: {url}"
+    );
+    let mut put = reqwest::Client::new().put(url).body(png.to_vec());
+    for (name, value) in upload["headers"].as_object().expect("headers") {
+        put = put.header(name.as_str(), value.as_str().expect("a header value"));
+    }
+    let response = put.send().await.expect("the bucket answers");
+    assert!(response.status().is_success(), "PUT: {}", response.status());
+
+    let user_after = direct[1]
+        .json(Method::POST, "/v1/me/avatar/complete", &user.access, None)
+        .await;
+    let avatar = user_after["avatar_url"].as_str().expect("an avatar URL");
+    let me = direct[2]
+        .json(Method::GET, "/v1/me", &user.access, None)
+        .await;
+    assert!(me["avatar_url"].is_string(), "{me}");
+    let served = reqwest::get(avatar).await.expect("the bucket serves it");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.expect("bytes").as_ref(), png);
 }

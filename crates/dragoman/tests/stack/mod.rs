@@ -131,14 +131,37 @@ pub struct Account {
 
 impl Api {
     pub fn new(base: String, affinity: Option<&str>) -> Api {
+        Self::build(base, affinity, reqwest::Client::builder())
+    }
+
+    /// A client whose connections leave from `source`, an address of 127.0.0.0/8: to the
+    /// balancer it is another machine.
+    pub fn from_address(base: String, source: &str) -> Api {
+        let source: std::net::IpAddr = source.parse().expect("an IP address");
+        Self::build(base, None, reqwest::Client::builder().local_address(source))
+    }
+
+    fn build(base: String, affinity: Option<&str>, builder: reqwest::ClientBuilder) -> Api {
         Api {
             base,
             affinity: affinity.map(str::to_owned),
-            http: reqwest::Client::builder()
+            http: builder
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("an HTTP client"),
         }
+    }
+
+    /// POST /v1/auth/login; the response's status.
+    pub async fn login_status(&self, email: &str, password: &str) -> StatusCode {
+        self.send(
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            "",
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+        .status()
     }
 
     fn request(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
@@ -196,6 +219,11 @@ impl Api {
 
     pub async fn signup(&self, role: &str) -> Account {
         let email = format!("{role}-{}@example.org", uuid::Uuid::new_v4().simple());
+        self.signup_as(role, &email).await
+    }
+
+    /// Signs up `email` with the password "correct horse battery".
+    pub async fn signup_as(&self, role: &str, email: &str) -> Account {
         let body = json!({"email": email, "password": "correct horse battery", "display_name": "Test User", "role": role});
         let response = self
             .send(reqwest::Method::POST, "/v1/auth/signup", "", Some(body))

@@ -138,8 +138,8 @@ resource "aws_secretsmanager_secret_version" "redis" {
   secret_string = jsonencode({
     auth_token = random_password.auth_token.result
     host       = aws_elasticache_replication_group.this.primary_endpoint_address
-    port       = "6379"
+    port       = tostring(aws_elasticache_replication_group.this.port)
     # rediss: TLS, required because transit encryption is on.
-    url = "rediss://:${random_password.auth_token.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:6379"
+    url = "rediss://:${random_password.auth_token.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${aws_elasticache_replication_group.this.port}"
   })
 }
