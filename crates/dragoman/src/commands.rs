@@ -11,13 +11,17 @@ use dragoman_store_postgres::PgStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{Database, Settings};
-use crate::startup::StoreBackend;
+use crate::startup::{StoreBackend, migration_variable, refused};
 
 /// Brings the schema up to date. SQLite migrates by being opened.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     match &settings.database {
-        Database::Postgres { migration_url, .. } => {
-            PgStore::migrate(migration_url).await?;
+        Database::Postgres {
+            url, migration_url, ..
+        } => {
+            PgStore::migrate(migration_url)
+                .await
+                .map_err(|e| refused(migration_variable(url, migration_url), e))?;
             if let Some(role) = &settings.app_role {
                 PgStore::grant_app_role(migration_url, &role.name, role.password.as_deref())
                     .await?;

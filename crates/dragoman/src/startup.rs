@@ -54,7 +54,9 @@ impl StoreBackend {
                 max_connections,
             } => {
                 if settings.migrate {
-                    PgStore::migrate(migration_url).await?;
+                    PgStore::migrate(migration_url)
+                        .await
+                        .map_err(|e| refused(migration_variable(url, migration_url), e))?;
                     if let Some(role) = &settings.app_role {
                         PgStore::grant_app_role(
                             migration_url,
@@ -64,7 +66,9 @@ impl StoreBackend {
                         .await?;
                     }
                 }
-                let store = PgStore::connect(url, *pooler, *max_connections).await?;
+                let store = PgStore::connect(url, *pooler, *max_connections)
+                    .await
+                    .map_err(|e| refused("DATABASE_URL", e))?;
                 store.check_schema().await?;
                 Ok(Self::Postgres(store))
             }
@@ -104,6 +108,28 @@ impl StoreBackend {
             Self::Sqlite(s) => s.close().await,
             Self::Postgres(s) => s.close().await,
         }
+    }
+}
+
+/// The variable that named the migration URL.
+pub fn migration_variable(url: &str, migration_url: &str) -> &'static str {
+    if url == migration_url {
+        "DATABASE_URL"
+    } else {
+        "DATABASE_MIGRATION_URL"
+    }
+}
+
+/// A connection refused for a reason only a setting can fix (a certificate that does not
+/// verify) becomes the configuration error of `variable` (exit 2); anything else is unchanged.
+pub fn refused(variable: &'static str, err: anyhow::Error) -> anyhow::Error {
+    match dragoman_store_postgres::tls_refusal(&err) {
+        Some(cause) => crate::config::ConfigError {
+            variable,
+            message: format!("{cause} (sslrootcert names the authorities trusted)"),
+        }
+        .into(),
+        None => err,
     }
 }
 

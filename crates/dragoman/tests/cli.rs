@@ -574,3 +574,55 @@ async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
     assert_eq!(created["matchTime"], session["match_time_ms"]);
     assert!(created["matchTime"].is_i64());
 }
+
+/// The test authority's directory (scripts/test-ca makes it, idempotently).
+fn test_ca() -> std::path::PathBuf {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-ca");
+    let out = Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("scripts/test-ca runs");
+    assert!(out.status.success(), "scripts/test-ca: {out:?}");
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// `sslmode=verify-full` with `sslrootcert`, as the migrate task connects to RDS: the server's
+/// certificate must chain to that authority and name the host (scripts/services gives the
+/// test PostgreSQL the test authority's certificate). Another authority stops the command at
+/// start with one line naming DATABASE_URL; nothing falls back to plaintext.
+#[tokio::test]
+async fn postgres_tls_verifies_the_server_with_sslrootcert() {
+    let db = TestDatabase::create().await.expect("a database");
+    let ca = test_ca();
+    let tls_url = |root: &str| {
+        let base = dragoman_store_postgres::testing::with_database(
+            "postgres://postgres@localhost:5432/postgres",
+            &db.name,
+        );
+        format!(
+            "{base}?sslmode=verify-full&sslrootcert={}",
+            ca.join(root).display()
+        )
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+
+    let verified = run(dragoman()
+        .arg("migrate")
+        .env("DATA_DIR", &data)
+        .env("DATABASE_URL", tls_url("ca.crt")));
+    assert!(verified.status.success(), "{verified:?}");
+
+    let refused = run(dragoman()
+        .arg("migrate")
+        .env("DATA_DIR", &data)
+        .env("DATABASE_URL", tls_url("other-ca.crt")));
+    assert_config_error(&refused, "DATABASE_URL");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("certificate"), "{stderr}");
+    let refused_serving = run(dragoman()
+        .env("DATA_DIR", &data)
+        .env("PORT", free_port().to_string())
+        .env("DATABASE_URL", tls_url("other-ca.crt")));
+    assert_config_error(&refused_serving, "DATABASE_URL");
+}

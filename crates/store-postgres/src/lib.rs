@@ -60,6 +60,23 @@ pub struct PgStore {
     profiles: std::sync::Arc<dragoman_ports::ProfileCache>,
 }
 
+/// The server's certificate refused (`sslmode=verify-ca` or `verify-full` against
+/// `sslrootcert`), somewhere in `err`'s chain: the cause, for a start-up error that names the
+/// setting. A refused certificate is a configuration to fix, not an outage to wait out.
+pub fn tls_refusal(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<sqlx::Error>())
+        .and_then(|e| match e {
+            sqlx::Error::Tls(cause) => Some(format!("TLS: {cause}")),
+            // A handshake the client broke off (rustls refused the certificate) surfaces as I/O.
+            sqlx::Error::Io(io) => io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .map(|cause| format!("TLS: {cause}")),
+            _ => None,
+        })
+}
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl PgStore {
