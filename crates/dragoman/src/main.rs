@@ -58,6 +58,11 @@ fn main() -> ExitCode {
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
+                // A setting a server refused at start (REDIS_URL, ...): like any invalid setting.
+                if let Some(config) = e.downcast_ref::<dragoman::config::ConfigError>() {
+                    eprintln!("{config}");
+                    return ExitCode::from(2);
+                }
                 tracing::error!(error = %format!("{e:#}"), "Dragoman failed");
                 eprintln!("error: {e:#}");
                 ExitCode::FAILURE
