@@ -159,9 +159,12 @@ pub struct Config {
     /// Migrate the database at start (PostgreSQL; SQLite always migrates).
     #[arg(long, env = "MIGRATE", global = true)]
     pub migrate: bool,
-    /// `redis://...`; required to run more than one instance.
+    /// `redis://...` or `rediss://...` (TLS); required to run more than one instance.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// REDIS_URL is a Redis Cluster (its configuration endpoint, or any node).
+    #[arg(long, env = "REDIS_CLUSTER", global = true)]
+    pub redis_cluster: bool,
     /// Put before every Redis key and channel (to share one Redis between deployments).
     #[arg(long, env = "REDIS_PREFIX", default_value = "", global = true)]
     pub redis_prefix: String,
@@ -325,6 +328,16 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// A setting found unusable after the checks of [`Config::validate`], at start-up (a server
+    /// it names that refuses it): `main` reports it the same way, exit status 2.
+    pub fn new(variable: &'static str, message: impl std::fmt::Display) -> Self {
+        // One line, whatever the cause's text holds.
+        let message = message.to_string().replace(['\n', '\r'], " ");
+        Self { variable, message }
+    }
+}
+
 fn error(variable: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -350,6 +363,9 @@ pub enum Database {
 #[derive(Clone)]
 pub struct RedisSettings {
     pub url: String,
+    /// The URL is a Redis Cluster: the cluster client, hash-tagged keys (checked at start
+    /// against the server's `cluster_enabled`).
+    pub cluster: bool,
     /// Put before every key and channel name (empty: the seed's names as they are).
     pub prefix: String,
 }
@@ -359,6 +375,7 @@ impl std::fmt::Debug for RedisSettings {
         // The URL may carry a password.
         f.debug_struct("RedisSettings")
             .field("prefix", &self.prefix)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -571,10 +588,14 @@ impl Config {
             Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
                 Some(RedisSettings {
                     url: url.to_owned(),
+                    cluster: self.redis_cluster,
                     prefix: self.redis_prefix.clone(),
                 })
             }
             Some(_) => return Err(error("REDIS_URL", "must start with redis:// or rediss://")),
+            None if self.redis_cluster => {
+                return Err(error("REDIS_CLUSTER", "is true, but REDIS_URL is not set"));
+            }
             None => None,
         };
         let objects = match (self.s3_bucket.as_deref(), self.s3_endpoint.as_deref()) {

@@ -24,7 +24,7 @@ use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
-use crate::config::{Database, Settings};
+use crate::config::{ConfigError, Database, RedisSettings, Settings};
 use crate::secret;
 
 /// Access tokens live 15 minutes; a refresh token 30 days.
@@ -156,9 +156,14 @@ pub async fn job_queue(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Option<Arc<dyn JobQueue>>> {
     Ok(match (&settings.redis, store) {
-        (Some(redis), _) => Some(Arc::new(
-            RedisQueue::connect(&redis.url, &format!("{}:jobs", redis.prefix), clock).await?,
-        )),
+        (Some(redis), _) => {
+            let (_, conn) = connect_redis(redis).await?;
+            Some(Arc::new(RedisQueue::new(
+                conn,
+                &format!("{}:jobs", redis.prefix),
+                clock,
+            )))
+        }
         (None, StoreBackend::Sqlite(s)) => Some(Arc::new(s.queue(clock))),
         (None, StoreBackend::Postgres(_)) => {
             tracing::warn!(
@@ -167,6 +172,34 @@ pub async fn job_queue(
             None
         }
     })
+}
+
+/// Connects to REDIS_URL. A server that cannot be used as given (a certificate that does not
+/// verify, a wrong password, nothing answering) is an unusable setting: a [`ConfigError`]
+/// naming REDIS_URL, never a fallback to something less safe.
+async fn connect_redis(
+    redis: &RedisSettings,
+) -> anyhow::Result<(dragoman_redis::RedisClient, dragoman_redis::RedisConn)> {
+    dragoman_redis::open(&redis.url, redis.cluster)
+        .await
+        .map_err(|e| {
+            let variable = if e.is::<dragoman_redis::ModeMismatch>() {
+                "REDIS_CLUSTER"
+            } else {
+                "REDIS_URL"
+            };
+            // The redis crate's errors repeat their cause in their own text: each part once.
+            let mut cause = String::new();
+            for part in e.chain().map(|p| p.to_string()) {
+                if !cause.contains(&part) {
+                    if !cause.is_empty() {
+                        cause.push_str(": ");
+                    }
+                    cause.push_str(&part);
+                }
+            }
+            ConfigError::new(variable, cause).into()
+        })
 }
 
 impl Application {
@@ -186,7 +219,7 @@ impl Application {
         engine_settings.lease_ttl = chrono::TimeDelta::from_std(settings.lease_ttl)?;
         let shared = match &settings.redis {
             Some(redis) => {
-                let (client, manager) = dragoman_redis::connect(&redis.url).await?;
+                let (client, manager) = connect_redis(redis).await?;
                 let bus = RedisBus::start(client, manager.clone(), &redis.prefix).await?;
                 Shared {
                     bus,

@@ -44,6 +44,7 @@ async fn pair_in(prefix: &str) -> (TestApp, TestApp, TestDatabase) {
         s.redis = Some(RedisSettings {
             url: redis_url(),
             prefix: prefix.clone(),
+            cluster: false,
         });
         s.match_tick = Duration::from_millis(100);
         s.http.login_failures_per_account = 3;
@@ -190,6 +191,7 @@ async fn an_interpreter_on_a_stopped_instance_goes_offline_on_the_other() {
             url: std::env::var("DRAGOMAN_TEST_REDIS")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
             prefix: prefix.clone(),
+            cluster: false,
         });
         s.ws.presence_grace = Duration::from_secs(2);
         s.lease_ttl = Duration::from_secs(1);

@@ -37,10 +37,11 @@ impl Setup {
 
     fn settings(&self) -> Settings {
         let mut settings = Settings::embedded(self.dir.path(), 0);
-        settings.redis = self
-            .redis
-            .clone()
-            .map(|(url, prefix)| RedisSettings { url, prefix });
+        settings.redis = self.redis.clone().map(|(url, prefix)| RedisSettings {
+            url,
+            prefix,
+            cluster: false,
+        });
         settings
     }
 

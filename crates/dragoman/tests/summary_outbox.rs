@@ -28,6 +28,7 @@ async fn spawn(on_redis: bool) -> TestApp {
         url: std::env::var("DRAGOMAN_TEST_REDIS")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
         prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
+        cluster: false,
     });
     spawn_with(settings, dir, db).await
 }

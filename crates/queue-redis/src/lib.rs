@@ -17,8 +17,11 @@
 //! (a duplicate-checked add, a retry, a dead-letter, promoting delayed jobs, replay, purge), one
 //! call per batch; reads and completions are plain commands, pipelined.
 //!
-//! The scripts build key names from the prefix, which a single Redis (or a replication group)
-//! accepts and Redis Cluster would not: the queue needs a non-clustered Redis.
+//! On a Redis Cluster the prefix is a hash tag (`{dragoman:jobs}:q:...`): every key of the
+//! queue is in one slot, so the scripts, which build key names from the prefix, and the
+//! pipelines that touch several keys run on the one node that holds them. One queue is then
+//! served by one shard (its master, with its replica for failover); the cluster spreads the
+//! rest of the keys. On a single Redis the names are unchanged.
 
 mod scripts;
 mod values;
@@ -32,12 +35,17 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_ports::{
     Clock, Delivery, Enqueued, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use dragoman_redis::RedisConn;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{Entry, as_i64, entries, text};
 
 const GROUP: &str = "workers";
+
+/// How long an enqueue on a cluster waits for a replica to confirm it: a replica that is in
+/// sync answers within a round trip; one missing (after a failover, until the old master
+/// rejoins) costs each enqueue this long.
+const REPLICA_WAIT: Duration = Duration::from_millis(200);
 
 /// A job as stored in a stream entry, the delayed set and the dead-letter stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +74,7 @@ impl Stored {
 /// The queue on one Redis.
 #[derive(Clone)]
 pub struct RedisQueue {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     clock: Arc<dyn Clock>,
     /// Streams whose consumer group this process has created: a std mutex, nothing awaits
@@ -107,25 +115,25 @@ fn encode(job: &Stored) -> String {
 }
 
 impl RedisQueue {
-    /// Connects to `url`; every key is under `prefix`. The connection reconnects by itself after
-    /// Redis restarts.
+    /// Connects to the single Redis at `url` (plain or TLS); every key is under `prefix`. The
+    /// connection reconnects by itself after Redis restarts.
     pub async fn connect(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("parsing REDIS_URL")?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_max_delay(Duration::from_secs(1));
-        let conn = client
-            .get_connection_manager_with_config(config)
+        let (_, conn) = dragoman_redis::connect(url)
             .await
             .context("connecting to Redis")?;
-        Ok(Self {
+        Ok(Self::new(conn, prefix, clock))
+    }
+
+    /// The queue on a connection already made (a single Redis or a cluster); every key is
+    /// under `prefix`, made a hash tag on a cluster.
+    pub fn new(conn: RedisConn, prefix: &str, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            prefix: conn.tag(prefix),
             conn,
-            prefix: prefix.to_owned(),
             clock,
             grouped: Arc::default(),
             swept: Arc::default(),
-        })
+        }
     }
 
     fn stream(&self, kind: &str, lane: &str) -> String {
@@ -134,6 +142,10 @@ impl RedisQueue {
 
     fn dead(&self) -> String {
         format!("{}:dead", self.prefix)
+    }
+
+    fn delayed(&self) -> String {
+        format!("{}:delayed", self.prefix)
     }
 
     async fn ensure_group(&self, stream: &str) -> Result<(), QueueError> {
@@ -181,6 +193,7 @@ impl RedisQueue {
     async fn promote(&self) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
         let _: i64 = scripts::promote()
+            .key(self.delayed())
             .arg(&self.prefix)
             .arg(us(self.clock.now()))
             .arg(500)
@@ -394,7 +407,10 @@ impl JobQueue for RedisQueue {
         }
         let now = us(self.clock.now());
         let mut invocation = scripts::enqueue();
-        invocation.arg(&self.prefix).arg(now);
+        invocation
+            .key(format!("{}:kinds", self.prefix))
+            .arg(&self.prefix)
+            .arg(now);
         let mut ids = Vec::with_capacity(jobs.len());
         for job in jobs {
             let id = uuid::Uuid::now_v7().to_string();
@@ -422,6 +438,19 @@ impl JobQueue for RedisQueue {
         }
         let mut conn = self.conn.clone();
         let added: Vec<i64> = invocation.invoke_async(&mut conn).await.map_err(err)?;
+        // On a cluster, a job is acknowledged only once a replica holds it too, so that a
+        // failover of the queue's master cannot lose it (docs/jobs.md).
+        if let Some(0) = self
+            .conn
+            .wait_for_replica(&self.prefix, REPLICA_WAIT)
+            .await
+            .map_err(err)?
+        {
+            tracing::warn!(
+                "No replica of the job queue's Redis Cluster shard confirmed new jobs within {} ms: a failover now would lose them",
+                REPLICA_WAIT.as_millis()
+            );
+        }
         Ok(ids
             .into_iter()
             .zip(added)
@@ -498,6 +527,7 @@ impl JobQueue for RedisQueue {
         }
         let mut conn = self.conn.clone();
         let _: i64 = scripts::settle()
+            .key(stream)
             .arg(&self.prefix)
             .arg(stream)
             .arg(GROUP)
@@ -529,6 +559,7 @@ impl JobQueue for RedisQueue {
         };
         let mut conn = self.conn.clone();
         let _: i64 = scripts::settle()
+            .key(stream)
             .arg(&self.prefix)
             .arg(stream)
             .arg(GROUP)
@@ -653,6 +684,7 @@ impl JobQueue for RedisQueue {
                 let stream = self.stream(&job.kind, job.lane());
                 let mut conn = self.conn.clone();
                 let moved: i64 = scripts::replay()
+                    .key(self.dead())
                     .arg(self.dead())
                     .arg(&entry.id)
                     .arg(encode(&job))
@@ -668,6 +700,7 @@ impl JobQueue for RedisQueue {
     async fn purge_dead(&self) -> Result<u64, QueueError> {
         let mut conn = self.conn.clone();
         let n: i64 = scripts::purge()
+            .key(self.dead())
             .arg(&self.prefix)
             .invoke_async(&mut conn)
             .await

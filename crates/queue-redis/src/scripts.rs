@@ -1,7 +1,9 @@
 //! The Lua scripts: only the moves that must be atomic, each one call per batch or per job.
 //!
-//! Keys are built inside the scripts from the prefix passed as the first argument (see the crate
-//! documentation: a non-clustered Redis).
+//! Keys are built inside the scripts from the prefix passed as the first argument. Each call
+//! also declares one of the queue's keys (KEYS[1], unused by the script itself): on a cluster
+//! the call goes to the node holding the queue's slot, and every key the script builds shares
+//! that slot through the prefix's hash tag (see the crate documentation).
 
 use std::sync::LazyLock;
 

@@ -1,16 +1,20 @@
 //! The availability cache in Redis, under the seed's names: `interpreter:{id}:status` holding
 //! `{"status":"available","languages":["es","fr"]}` with a 300 s expiry that heartbeats renew.
+//!
+//! The braces of the seed's `interpreter:{id}:status` mark where the id goes: the key written is
+//! `interpreter:5f0c...:status`, with no hash tag. Every command here touches one key, so the
+//! name is the same on a cluster, where the keys spread over the slots.
 
 use std::time::Duration;
 
+use crate::RedisConn;
 use async_trait::async_trait;
 use dragoman_domain::UserId;
 use dragoman_ports::{AvailabilityCache, CachedStatus};
-use redis::aio::ConnectionManager;
 
 #[derive(Clone)]
 pub struct RedisAvailability {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
@@ -23,7 +27,7 @@ impl std::fmt::Debug for RedisAvailability {
 }
 
 impl RedisAvailability {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisConn, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.to_owned(),
@@ -60,15 +64,17 @@ impl AvailabilityCache for RedisAvailability {
             return Ok(());
         }
         // PEXPIRE leaves a missing key missing.
-        let mut pipe = redis::pipe();
-        for interpreter in interpreters {
-            pipe.cmd("PEXPIRE")
-                .arg(self.key(*interpreter))
-                .arg(ttl.as_millis() as u64)
-                .ignore();
-        }
-        let mut redis = self.redis.clone();
-        pipe.query_async::<()>(&mut redis).await?;
+        let commands = interpreters
+            .iter()
+            .map(|interpreter| {
+                let mut expire = redis::cmd("PEXPIRE");
+                expire
+                    .arg(self.key(*interpreter))
+                    .arg(ttl.as_millis() as u64);
+                expire
+            })
+            .collect();
+        self.redis.each::<redis::Value>(commands).await?;
         Ok(())
     }
 
@@ -91,24 +97,46 @@ mod tests {
     use dragoman_domain::UserId;
     use dragoman_ports::{AVAILABILITY_TTL, AvailabilityCache, CachedStatus};
 
-    async fn cache() -> super::RedisAvailability {
-        let url = std::env::var("DRAGOMAN_TEST_REDIS")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let (_, manager) = crate::connect(&url)
-            .await
-            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
-        super::RedisAvailability::new(manager, &format!("test:{}:", uuid::Uuid::new_v4().simple()))
+    use crate::testing::{Backend, connect, prefix};
+
+    async fn cache(on: Backend) -> super::RedisAvailability {
+        let (_, conn) = connect(on).await;
+        super::RedisAvailability::new(conn, &prefix())
     }
 
     dragoman_conformance::availability_suite!((
-        Arc::new(cache().await) as Arc<dyn AvailabilityCache>,
+        Arc::new(cache(Backend::Plain).await) as Arc<dyn AvailabilityCache>,
         ()
     ));
+
+    mod tls {
+        use std::sync::Arc;
+
+        use dragoman_ports::AvailabilityCache;
+
+        use super::{Backend, cache};
+        dragoman_conformance::availability_suite!((
+            Arc::new(cache(Backend::Tls).await) as Arc<dyn AvailabilityCache>,
+            ()
+        ));
+    }
+
+    mod cluster {
+        use std::sync::Arc;
+
+        use dragoman_ports::AvailabilityCache;
+
+        use super::{Backend, cache};
+        dragoman_conformance::availability_suite!((
+            Arc::new(cache(Backend::Cluster).await) as Arc<dyn AvailabilityCache>,
+            ()
+        ));
+    }
 
     /// What a seed service reading Redis sees: its own key name, JSON and expiry.
     #[tokio::test]
     async fn the_seed_reads_its_key_and_shape() {
-        let cache = cache().await;
+        let cache = cache(Backend::Plain).await;
         let id = UserId(uuid::Uuid::new_v4());
         let entry = CachedStatus {
             status: "available".to_owned(),

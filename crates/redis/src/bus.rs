@@ -6,9 +6,17 @@
 //! publishes. Publishing never blocks the engine: events queue (bounded) for a publisher task.
 //! One subscriber task per instance reads both channels and feeds the local broadcast that the
 //! WebSocket hub relays.
+//!
+//! On a Redis Cluster both channels stay classic pub/sub, which the cluster delivers to
+//! subscribers on every node. Every instance listens to every event of both channels, so a
+//! sharded channel would not spread the load (each channel would sit on one shard), and user
+//! events must be published by the script that numbers and logs them: a script may only
+//! SPUBLISH to a channel in its own keys' slot, here the user's, which no instance subscribes
+//! to. The price is the cluster bus carrying each message to every node.
 
 use std::sync::Arc;
 
+use crate::RedisConn;
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,7 +24,6 @@ use dragoman_domain::UserId;
 use dragoman_ports::bus::RETENTION;
 use dragoman_ports::{Audience, Bus, Delivered, Event, Replay};
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
@@ -50,7 +57,7 @@ const KINDS: &[&str] = &[
 pub struct RedisBus {
     local: broadcast::Sender<Arc<Delivered>>,
     queue: mpsc::Sender<Event>,
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
@@ -70,12 +77,14 @@ fn topic_channel(prefix: &str) -> String {
     format!("{prefix}interpreter-status")
 }
 
-fn log_key(prefix: &str, user: UserId) -> String {
-    format!("{prefix}dragoman:events:{user}")
+/// The user's event log; on a cluster the user's id is a hash tag, so that the log and its
+/// counter, which one script writes, share a slot.
+fn log_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
+    format!("{prefix}dragoman:events:{}", redis.tag(&user.to_string()))
 }
 
-fn seq_key(prefix: &str, user: UserId) -> String {
-    format!("{prefix}dragoman:events:{user}:seq")
+fn seq_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
+    format!("{}:seq", log_key(redis, prefix, user))
 }
 
 fn encode(event: &Event) -> String {
@@ -111,7 +120,7 @@ impl RedisBus {
     /// Subscribes (returning once the subscription is live) and starts the publisher.
     pub async fn start(
         client: redis::Client,
-        redis: ConnectionManager,
+        redis: RedisConn,
         prefix: &str,
     ) -> anyhow::Result<Arc<Self>> {
         let (local, _) = broadcast::channel(LOCAL_CAPACITY);
@@ -133,18 +142,14 @@ impl RedisBus {
     }
 }
 
-async fn publisher(
-    mut redis: ConnectionManager,
-    mut events: mpsc::Receiver<Event>,
-    prefix: String,
-) {
+async fn publisher(mut redis: RedisConn, mut events: mpsc::Receiver<Event>, prefix: String) {
     let script = redis::Script::new(PUBLISH_USER_EVENT);
     while let Some(event) = events.recv().await {
         let payload = encode(&event);
         let result: redis::RedisResult<()> = match &event.audience {
             Audience::User(user) => script
-                .key(seq_key(&prefix, *user))
-                .key(log_key(&prefix, *user))
+                .key(seq_key(&redis, &prefix, *user))
+                .key(log_key(&redis, &prefix, *user))
                 .arg(user_channel(&prefix))
                 .arg(&payload)
                 .arg(MAX_PER_USER)
@@ -231,10 +236,10 @@ impl Bus for RedisBus {
         let mut redis = self.redis.clone();
         let (entries, latest): (redis::streams::StreamRangeReply, Option<u64>) = redis::pipe()
             .cmd("XRANGE")
-            .arg(log_key(&self.prefix, user))
+            .arg(log_key(&self.redis, &self.prefix, user))
             .arg(format!("({after}-0"))
             .arg("+")
-            .get(seq_key(&self.prefix, user))
+            .get(seq_key(&self.redis, &self.prefix, user))
             .query_async(&mut redis)
             .await?;
         let events = entries
@@ -259,17 +264,24 @@ mod tests {
 
     use dragoman_ports::Bus;
 
-    async fn bus() -> Arc<dyn Bus> {
-        let url = std::env::var("DRAGOMAN_TEST_REDIS")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let (client, manager) = crate::connect(&url)
-            .await
-            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
-        let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
-        super::RedisBus::start(client, manager, &prefix)
+    use crate::testing::{Backend, connect, prefix};
+
+    async fn bus(on: Backend) -> Arc<dyn Bus> {
+        let (client, conn) = connect(on).await;
+        super::RedisBus::start(client, conn, &prefix())
             .await
             .expect("started")
     }
 
-    dragoman_conformance::bus_suite!((bus().await, ()));
+    dragoman_conformance::bus_suite!((bus(Backend::Plain).await, ()));
+
+    mod tls {
+        use super::{Backend, bus};
+        dragoman_conformance::bus_suite!((bus(Backend::Tls).await, ()));
+    }
+
+    mod cluster {
+        use super::{Backend, bus};
+        dragoman_conformance::bus_suite!((bus(Backend::Cluster).await, ()));
+    }
 }

@@ -1,13 +1,14 @@
 //! The connection registry in Redis: per user, a sorted set `dragoman:connections:{user}` of
 //! the instances holding them, each scored with the time (Redis's clock, in ms) its record runs
-//! out; the set itself expires with its last record.
+//! out; the set itself expires with its last record. On a cluster the users' keys spread over
+//! the slots: a batch is one script call or command per user.
 
 use std::time::Duration;
 
+use crate::RedisConn;
 use async_trait::async_trait;
 use dragoman_domain::UserId;
 use dragoman_ports::ConnectionRegistry;
-use redis::aio::ConnectionManager;
 
 const HOLD: &str = r#"
 local t = redis.call('TIME')
@@ -30,7 +31,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 
 #[derive(Clone)]
 pub struct RedisConnections {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
@@ -43,7 +44,7 @@ impl std::fmt::Debug for RedisConnections {
 }
 
 impl RedisConnections {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisConn, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.to_owned(),
@@ -62,11 +63,23 @@ impl ConnectionRegistry for RedisConnections {
             return Ok(());
         }
         let script = redis::Script::new(HOLD);
+        let ttl_ms = ttl.as_millis().max(1) as u64;
+        if self.redis.is_cluster() {
+            // A script's keys must share a slot: one call per user, all sent at once.
+            futures::future::try_join_all(users.iter().map(|user| {
+                let mut redis = self.redis.clone();
+                let mut invocation = script.prepare_invoke();
+                invocation.key(self.key(*user)).arg(instance).arg(ttl_ms);
+                async move { invocation.invoke_async::<i64>(&mut redis).await }
+            }))
+            .await?;
+            return Ok(());
+        }
         let mut invocation = script.prepare_invoke();
         for user in users {
             invocation.key(self.key(*user));
         }
-        invocation.arg(instance).arg(ttl.as_millis().max(1) as u64);
+        invocation.arg(instance).arg(ttl_ms);
         let mut redis = self.redis.clone();
         let _: i64 = invocation.invoke_async(&mut redis).await?;
         Ok(())
@@ -76,12 +89,15 @@ impl ConnectionRegistry for RedisConnections {
         if users.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.cmd("ZREM").arg(self.key(*user)).arg(instance).ignore();
-        }
-        let mut redis = self.redis.clone();
-        pipe.query_async::<()>(&mut redis).await?;
+        let commands = users
+            .iter()
+            .map(|user| {
+                let mut remove = redis::cmd("ZREM");
+                remove.arg(self.key(*user)).arg(instance);
+                remove
+            })
+            .collect();
+        self.redis.each::<redis::Value>(commands).await?;
         Ok(())
     }
 
@@ -102,17 +118,22 @@ mod tests {
 
     use dragoman_ports::ConnectionRegistry;
 
-    async fn registry() -> Arc<dyn ConnectionRegistry> {
-        let url = std::env::var("DRAGOMAN_TEST_REDIS")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let (_, manager) = crate::connect(&url)
-            .await
-            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
-        Arc::new(super::RedisConnections::new(
-            manager,
-            &format!("test:{}:", uuid::Uuid::new_v4().simple()),
-        ))
+    use crate::testing::{Backend, connect, prefix};
+
+    async fn registry(on: Backend) -> Arc<dyn ConnectionRegistry> {
+        let (_, conn) = connect(on).await;
+        Arc::new(super::RedisConnections::new(conn, &prefix()))
     }
 
-    dragoman_conformance::connections_suite!((registry().await, ()));
+    dragoman_conformance::connections_suite!((registry(Backend::Plain).await, ()));
+
+    mod tls {
+        use super::{Backend, registry};
+        dragoman_conformance::connections_suite!((registry(Backend::Tls).await, ()));
+    }
+
+    mod cluster {
+        use super::{Backend, registry};
+        dragoman_conformance::connections_suite!((registry(Backend::Cluster).await, ()));
+    }
 }

@@ -10,27 +10,23 @@
 
 mod availability;
 mod bus;
+mod conn;
 mod connections;
 mod limiter;
 mod presence;
+#[cfg(test)]
+mod testing;
 
 pub use availability::RedisAvailability;
 pub use bus::RedisBus;
+pub use conn::{ModeMismatch, RedisConn, open};
 pub use connections::RedisConnections;
 pub use limiter::RedisLimiter;
 pub use presence::RedisPresence;
+/// The client pub/sub connections are opened from.
+pub use redis::Client as RedisClient;
 
-/// Connects a client and checks that Redis answers.
-pub async fn connect(url: &str) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
-    use anyhow::Context;
-    let client = redis::Client::open(url).context("parsing REDIS_URL")?;
-    let mut manager = client
-        .get_connection_manager()
-        .await
-        .context("connecting to Redis")?;
-    let _: String = redis::cmd("PING")
-        .query_async(&mut manager)
-        .await
-        .context("Redis does not answer PING")?;
-    Ok((client, manager))
+/// Connects to a single Redis (not a cluster node) and checks that it answers: see [`open`].
+pub async fn connect(url: &str) -> anyhow::Result<(redis::Client, RedisConn)> {
+    open(url, false).await
 }

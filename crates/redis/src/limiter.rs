@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use crate::RedisConn;
 use async_trait::async_trait;
 use dragoman_ports::AttemptLimiter;
-use redis::aio::ConnectionManager;
 
 #[derive(Clone)]
 pub struct RedisLimiter {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
@@ -22,7 +22,7 @@ impl std::fmt::Debug for RedisLimiter {
 }
 
 impl RedisLimiter {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisConn, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.to_owned(),
@@ -80,17 +80,22 @@ mod tests {
 
     use dragoman_ports::AttemptLimiter;
 
-    async fn limiter() -> Arc<dyn AttemptLimiter> {
-        let url = std::env::var("DRAGOMAN_TEST_REDIS")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let (_, manager) = crate::connect(&url)
-            .await
-            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
-        Arc::new(super::RedisLimiter::new(
-            manager,
-            &format!("test:{}:", uuid::Uuid::new_v4().simple()),
-        ))
+    use crate::testing::{Backend, connect, prefix};
+
+    async fn limiter(on: Backend) -> Arc<dyn AttemptLimiter> {
+        let (_, conn) = connect(on).await;
+        Arc::new(super::RedisLimiter::new(conn, &prefix()))
     }
 
-    dragoman_conformance::limiter_suite!((limiter().await, ()));
+    dragoman_conformance::limiter_suite!((limiter(Backend::Plain).await, ()));
+
+    mod tls {
+        use super::{Backend, limiter};
+        dragoman_conformance::limiter_suite!((limiter(Backend::Tls).await, ()));
+    }
+
+    mod cluster {
+        use super::{Backend, limiter};
+        dragoman_conformance::limiter_suite!((limiter(Backend::Cluster).await, ()));
+    }
 }

@@ -1,16 +1,17 @@
 //! Presence marks in Redis: one key per user with the grace period as its expiry, so the marks
-//! of an instance that dies run out by themselves.
+//! of an instance that dies run out by themselves. On a cluster the keys spread over the slots:
+//! a batch is one command per key, not one pipeline.
 
 use std::time::Duration;
 
+use crate::RedisConn;
 use async_trait::async_trait;
 use dragoman_domain::UserId;
 use dragoman_ports::PresenceRegistry;
-use redis::aio::ConnectionManager;
 
 #[derive(Clone)]
 pub struct RedisPresence {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
@@ -23,7 +24,7 @@ impl std::fmt::Debug for RedisPresence {
 }
 
 impl RedisPresence {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisConn, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.to_owned(),
@@ -41,17 +42,18 @@ impl PresenceRegistry for RedisPresence {
         if users.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.cmd("SET")
-                .arg(self.key(user))
-                .arg(1)
-                .arg("PX")
-                .arg(ttl.as_millis() as u64)
-                .ignore();
-        }
-        let mut redis = self.redis.clone();
-        pipe.query_async::<()>(&mut redis).await?;
+        let commands = users
+            .iter()
+            .map(|user| {
+                let mut set = redis::cmd("SET");
+                set.arg(self.key(user))
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64);
+                set
+            })
+            .collect();
+        self.redis.each::<redis::Value>(commands).await?;
         Ok(())
     }
 
@@ -59,12 +61,15 @@ impl PresenceRegistry for RedisPresence {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.exists(self.key(user));
-        }
-        let mut redis = self.redis.clone();
-        Ok(pipe.query_async(&mut redis).await?)
+        let commands = users
+            .iter()
+            .map(|user| {
+                let mut exists = redis::cmd("EXISTS");
+                exists.arg(self.key(user));
+                exists
+            })
+            .collect();
+        Ok(self.redis.each(commands).await?)
     }
 }
 
@@ -74,17 +79,22 @@ mod tests {
 
     use dragoman_ports::PresenceRegistry;
 
-    async fn presence() -> Arc<dyn PresenceRegistry> {
-        let url = std::env::var("DRAGOMAN_TEST_REDIS")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let (_, manager) = crate::connect(&url)
-            .await
-            .expect("the tests need Redis (DRAGOMAN_TEST_REDIS)");
-        Arc::new(super::RedisPresence::new(
-            manager,
-            &format!("test:{}:", uuid::Uuid::new_v4().simple()),
-        ))
+    use crate::testing::{Backend, connect, prefix};
+
+    async fn presence(on: Backend) -> Arc<dyn PresenceRegistry> {
+        let (_, conn) = connect(on).await;
+        Arc::new(super::RedisPresence::new(conn, &prefix()))
     }
 
-    dragoman_conformance::presence_suite!((presence().await, ()));
+    dragoman_conformance::presence_suite!((presence(Backend::Plain).await, ()));
+
+    mod tls {
+        use super::{Backend, presence};
+        dragoman_conformance::presence_suite!((presence(Backend::Tls).await, ()));
+    }
+
+    mod cluster {
+        use super::{Backend, presence};
+        dragoman_conformance::presence_suite!((presence(Backend::Cluster).await, ()));
+    }
 }

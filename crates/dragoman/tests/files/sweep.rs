@@ -40,6 +40,7 @@ async fn abandoned_uploads_are_removed_fleet() {
         url: std::env::var("DRAGOMAN_TEST_REDIS")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
         prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        cluster: false,
     });
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = spawn_with_clock(settings, dir, database, clock.clone()).await;
