@@ -24,7 +24,7 @@ use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
-use crate::config::{Database, Settings};
+use crate::config::{ConfigError, Database, Settings};
 use crate::secret;
 
 /// Access tokens live 15 minutes; a refresh token 30 days.
@@ -56,8 +56,17 @@ impl StoreBackend {
                 if settings.migrate {
                     PgStore::migrate(migration_url).await?;
                 }
-                let store = PgStore::connect(url, *pooler, *max_connections).await?;
+                let mut store = PgStore::connect(url, *pooler, *max_connections).await?;
                 store.check_schema().await?;
+                if let Some(replica) = &settings.read_replica {
+                    // A replica given at start must answer at start: stop here, naming it.
+                    store = store.with_replica(replica).await.map_err(|e| {
+                        anyhow::Error::new(ConfigError {
+                            variable: "DATABASE_READ_URL",
+                            message: format!("the replica cannot serve reads: {e:#}"),
+                        })
+                    })?;
+                }
                 Ok(Self::Postgres(store))
             }
         }

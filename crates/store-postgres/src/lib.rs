@@ -10,6 +10,10 @@
 //! Migrations take a session advisory lock, which a transaction pooler breaks: they must run over a
 //! direct connection (`dragoman migrate` with the direct URL).
 //!
+//! With a read replica ([`PgStore::with_replica`], DATABASE_READ_URL), the read-heavy queries go
+//! to it, with read-your-writes across a fleet and a fall back to the primary when it lags or is
+//! down: see the `replica` module.
+//!
 //! Accounts and profiles live in `accounts` and `interpreters` (the [`Store`] port); requests,
 //! offers, sessions, presence, timers and leases in `matching` (the
 //! [`dragoman_ports::MatchingStore`] port), over the same tables.
@@ -19,7 +23,10 @@ mod files;
 mod interpreters;
 mod jobs;
 mod matching;
+mod replica;
 pub mod testing;
+
+pub use replica::ReplicaSettings;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,6 +63,8 @@ pub struct PgStore {
     persistent: bool,
     /// Profiles' languages already read, for matching's snapshots.
     profiles: std::sync::Arc<dragoman_ports::ProfileCache>,
+    /// The read replica, if DATABASE_READ_URL is set (see [`PgStore::replica_read`]).
+    replica: Option<std::sync::Arc<replica::Replica>>,
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -77,7 +86,30 @@ impl PgStore {
             pool,
             persistent: pooler == Pooler::None,
             profiles: Default::default(),
+            replica: None,
         })
+    }
+
+    /// Sends the read-heavy queries to a streaming replica as well (see the `replica` module).
+    /// Fails if the replica does not answer, is not a standby, or its lag cannot be measured:
+    /// a replica given at start must work at start.
+    pub async fn with_replica(mut self, settings: &ReplicaSettings) -> anyhow::Result<Self> {
+        let replica = replica::Replica::connect(self.pool.clone(), settings).await?;
+        self.replica = Some(std::sync::Arc::new(replica));
+        Ok(self)
+    }
+
+    /// Whether routed reads go to the replica now: `None` without one, `Some(false)` while it is
+    /// down or lags beyond its limit.
+    pub fn replica_in_use(&self) -> Option<bool> {
+        self.replica
+            .as_ref()
+            .map(|r| r.health.state() == replica::health::State::Healthy)
+    }
+
+    /// The replica pool's connections open and idle, for the pool gauge.
+    pub fn replica_pool_usage(&self) -> Option<(u32, usize)> {
+        self.replica.as_ref().map(|r| r.pool_usage())
     }
 
     /// Brings the schema up to date over a direct connection (never through a transaction
@@ -119,6 +151,9 @@ impl PgStore {
     }
 
     pub async fn close(&self) {
+        if let Some(replica) = &self.replica {
+            replica.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -141,11 +176,49 @@ impl PgStore {
     /// connection, which saves the BEGIN and COMMIT round trips; through a transaction pooler, a
     /// transaction, since outside one the pooler may hand the connection over mid-statement.
     pub(crate) async fn read(&self) -> Result<Reading, StoreError> {
-        Ok(if self.persistent {
-            Reading::Direct(self.pool.acquire().await.map_err(db_error)?)
-        } else {
-            Reading::Pooled(self.begin().await?)
-        })
+        Reading::on(&self.pool, self.persistent)
+            .await
+            .map_err(db_error)
+    }
+
+    /// A connection for a read-heavy query that decides nothing: on the replica when there is
+    /// one, it is healthy and it has replayed every write committed before this call (so a caller
+    /// sees what it has just written, through whichever instance it wrote); on the primary
+    /// otherwise. Write paths never call this. Build the query with [`Reading::q`], which knows
+    /// which pool's pooler mode applies.
+    pub(crate) async fn replica_read(&self) -> Result<Reading, StoreError> {
+        let Some(replica) = &self.replica else {
+            return self.read().await;
+        };
+        let state = replica.health.state();
+        if state != replica::health::State::Healthy {
+            replica::health::fell_back(state.cause());
+            return self.read().await;
+        }
+        // Where the primary's WAL ends now: past the commit of every write already answered.
+        let fence: i64 = {
+            let mut reading = self.read().await?;
+            let at =
+                sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+                    .persistent(self.persistent)
+                    .fetch_one(&mut *reading)
+                    .await
+                    .map_err(db_error)?;
+            reading.done().await?;
+            at
+        };
+        match replica.reading_at(fence).await {
+            Ok(Some(reading)) => Ok(reading),
+            Ok(None) => {
+                replica::health::fell_back("behind");
+                self.read().await
+            }
+            Err(e) => {
+                replica.health.down(&format!("a read failed: {e}"));
+                replica::health::fell_back("error");
+                self.read().await
+            }
+        }
     }
 
     /// A query prepared as this pool's mode allows.
@@ -154,18 +227,41 @@ impl PgStore {
     }
 }
 
-/// See [`PgStore::read`]. Dereferences to the connection to run the reads on; [`Reading::done`]
+/// See [`PgStore::read`] and [`PgStore::replica_read`]. Dereferences to the connection to run the
+/// reads on; [`Reading::q`] prepares a query as that connection's pool allows; [`Reading::done`]
 /// ends it.
-pub(crate) enum Reading {
+pub(crate) struct Reading {
+    held: Held,
+    /// False behind a transaction pooler (the primary's or the replica's own setting).
+    persistent: bool,
+}
+
+enum Held {
     Direct(PoolConnection<Postgres>),
     Pooled(Transaction<'static, Postgres>),
 }
 
 impl Reading {
+    /// Reads that need no transaction of their own: a pooled connection directly, a transaction
+    /// through a transaction pooler.
+    pub(crate) async fn on(pool: &PgPool, persistent: bool) -> Result<Self, sqlx::Error> {
+        let held = if persistent {
+            Held::Direct(pool.acquire().await?)
+        } else {
+            Held::Pooled(pool.begin().await?)
+        };
+        Ok(Self { held, persistent })
+    }
+
+    /// A query prepared as this reading's pool allows.
+    pub(crate) fn q(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.persistent)
+    }
+
     pub(crate) async fn done(self) -> Result<(), StoreError> {
-        match self {
-            Reading::Direct(_) => Ok(()),
-            Reading::Pooled(tx) => tx.commit().await.map_err(db_error),
+        match self.held {
+            Held::Direct(_) => Ok(()),
+            Held::Pooled(tx) => tx.commit().await.map_err(db_error),
         }
     }
 }
@@ -174,18 +270,18 @@ impl std::ops::Deref for Reading {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
-        match self {
-            Reading::Direct(c) => c,
-            Reading::Pooled(tx) => tx,
+        match &self.held {
+            Held::Direct(c) => c,
+            Held::Pooled(tx) => tx,
         }
     }
 }
 
 impl std::ops::DerefMut for Reading {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        match self {
-            Reading::Direct(c) => c,
-            Reading::Pooled(tx) => tx,
+        match &mut self.held {
+            Held::Direct(c) => c,
+            Held::Pooled(tx) => tx,
         }
     }
 }
@@ -315,6 +411,53 @@ mod tests {
         });
         dragoman_conformance::matching_suite!({
             let (store, db) = connect(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn MatchingStore>,
+                db,
+            )
+        });
+    }
+
+    /// Every read the store routes goes to the streaming replica (scripts/pg-replica) while it
+    /// keeps up; the suites write and read at once, so they check read-your-writes throughout.
+    mod through_replica {
+        use super::*;
+
+        async fn connect_with_replica() -> (Arc<PgStore>, DatabaseGuard) {
+            let (store, db) = connect(true).await;
+            let replica = crate::ReplicaSettings {
+                url: db
+                    .0
+                    .replica_url()
+                    .await
+                    .expect("the database on the replica"),
+                pooler: Pooler::None,
+                max_connections: 4,
+                max_lag: std::time::Duration::from_secs(2),
+            };
+            let store = Arc::unwrap_or_clone(store)
+                .with_replica(&replica)
+                .await
+                .expect("the replica answers (scripts/pg-replica)");
+            (Arc::new(store), db)
+        }
+
+        dragoman_conformance::store_suite!({
+            let (store, db) = connect_with_replica().await;
+            (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::files_suite!({
+            let (store, db) = connect_with_replica().await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store.clone() as Arc<dyn MatchingStore>,
+                store as Arc<dyn dragoman_ports::FileStore>,
+                db,
+            )
+        });
+        dragoman_conformance::matching_suite!({
+            let (store, db) = connect_with_replica().await;
             (
                 store.clone() as Arc<dyn Store>,
                 store as Arc<dyn MatchingStore>,

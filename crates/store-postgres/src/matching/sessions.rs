@@ -49,9 +49,10 @@ pub(crate) async fn sessions_of(
     before: Option<SessionId>,
     limit: u32,
 ) -> Result<Vec<Session>, StoreError> {
-    let mut tx = store.begin().await?;
+    // A list to read, not to decide on: the replica's, once it has the caller's writes.
+    let mut tx = store.replica_read().await?;
     // Newest first by start, then id; the cursor is the last session of the previous page.
-    let found = store
+    let found = tx
         .q(select_session!(
             "WHERE (client_id = $1 OR interpreter_id = $1)
                AND ($2::uuid IS NULL
@@ -65,7 +66,7 @@ pub(crate) async fn sessions_of(
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    tx.done().await?;
     found.iter().map(rows::session).collect()
 }
 

@@ -1,5 +1,11 @@
 //! Read-only figures: language loads, recent activity, match times, status counts, and the
 //! stored explanations of a request's offers.
+//!
+//! The figures that only administrators, dashboards and the availability endpoint read go to the
+//! read replica when there is one (`replica_read`); `language_load` and `recent_activity` stay on
+//! the primary: they feed the counts announced right after a change and the wait estimate of a
+//! request being created, which are write paths, and the estimate inputs are reused from memory
+//! anyway. `interpreters_online` stays too: the presence sweep writes from it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::matching::{OfferId, RequestId};
@@ -17,8 +23,8 @@ fn count(row: &PgRow, column: &str) -> Result<u32, StoreError> {
 }
 
 pub(crate) async fn language_loads(store: &PgStore) -> Result<Vec<LanguageLoad>, StoreError> {
-    let mut tx = store.read().await?;
-    let found = store
+    let mut tx = store.replica_read().await?;
+    let found = tx
         .q("WITH staff AS (
                 SELECT l.code AS language,
                        count(*) FILTER (WHERE i.status = 'available') AS available,
@@ -115,8 +121,8 @@ pub(crate) async fn match_times(
     store: &PgStore,
     since: DateTime<Utc>,
 ) -> Result<Vec<(LanguageCode, i64)>, StoreError> {
-    let mut tx = store.read().await?;
-    let found = store
+    let mut tx = store.replica_read().await?;
+    let found = tx
         .q("SELECT language, match_time_ms FROM sessions WHERE started_at >= $1 ORDER BY started_at, id")
         .bind(since)
         .fetch_all(&mut *tx)
@@ -130,8 +136,8 @@ pub(crate) async fn match_times(
 }
 
 pub(crate) async fn status_counts(store: &PgStore) -> Result<Vec<StatusCount>, StoreError> {
-    let mut tx = store.read().await?;
-    let found = store
+    let mut tx = store.replica_read().await?;
+    let found = tx
         .q("SELECT l.code AS language, i.status, count(*) AS n
             FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
             WHERE i.profile_updated_at IS NOT NULL
@@ -156,8 +162,8 @@ pub(crate) async fn explanations(
     store: &PgStore,
     request: RequestId,
 ) -> Result<Vec<StoredExplanation>, StoreError> {
-    let mut tx = store.read().await?;
-    let found = store
+    let mut tx = store.replica_read().await?;
+    let found = tx
         .q("SELECT e.offer_id, e.decided_at, e.body FROM explanations e
             JOIN offers o ON o.id = e.offer_id
             WHERE e.request_id = $1 ORDER BY e.decided_at, o.created_at, e.offer_id")
