@@ -93,10 +93,12 @@ impl Health {
             return;
         };
         let from = State::from_u8(self.state.swap(to as u8, Ordering::AcqRel));
+        // At every check, not only on a change: a recorder installed after the store connected
+        // (the binary's is) still gets the value.
+        metrics::gauge!("dragoman_db_replica_up").set(f64::from(u8::from(to == State::Healthy)));
         if from == to {
             return;
         }
-        metrics::gauge!("dragoman_db_replica_up").set(f64::from(u8::from(to == State::Healthy)));
         let detail = detail();
         match to {
             State::Healthy => {

@@ -102,6 +102,11 @@ impl Replica {
             options = options.statement_cache_capacity(0);
         }
         let persistent = settings.pooler == Pooler::None;
+        // One connection first: the pool would only say that it timed out, this says why.
+        let probe: sqlx::PgConnection = sqlx::ConnectOptions::connect(&options)
+            .await
+            .context("connecting")?;
+        sqlx::Connection::close(probe).await.ok();
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             // A read waits this long for a replica connection before it reads the primary.
