@@ -23,9 +23,11 @@ mod files;
 mod interpreters;
 mod jobs;
 mod matching;
+mod reading;
 mod replica;
 pub mod testing;
 
+pub(crate) use reading::Reading;
 pub use replica::ReplicaSettings;
 
 use std::str::FromStr;
@@ -39,10 +41,9 @@ use dragoman_ports::{
     InterpreterRecord, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store, StoreError,
     UserRecord,
 };
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 /// How connections reach PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,28 +89,6 @@ impl PgStore {
             profiles: Default::default(),
             replica: None,
         })
-    }
-
-    /// Sends the read-heavy queries to a streaming replica as well (see the `replica` module).
-    /// Fails if the replica does not answer, is not a standby, or its lag cannot be measured:
-    /// a replica given at start must work at start.
-    pub async fn with_replica(mut self, settings: &ReplicaSettings) -> anyhow::Result<Self> {
-        let replica = replica::Replica::connect(self.pool.clone(), settings).await?;
-        self.replica = Some(std::sync::Arc::new(replica));
-        Ok(self)
-    }
-
-    /// Whether routed reads go to the replica now: `None` without one, `Some(false)` while it is
-    /// down or lags beyond its limit.
-    pub fn replica_in_use(&self) -> Option<bool> {
-        self.replica
-            .as_ref()
-            .map(|r| r.health.state() == replica::health::State::Healthy)
-    }
-
-    /// The replica pool's connections open and idle, for the pool gauge.
-    pub fn replica_pool_usage(&self) -> Option<(u32, usize)> {
-        self.replica.as_ref().map(|r| r.pool_usage())
     }
 
     /// Brings the schema up to date over a direct connection (never through a transaction
@@ -181,108 +160,9 @@ impl PgStore {
             .map_err(db_error)
     }
 
-    /// A connection for a read-heavy query that decides nothing: on the replica when there is
-    /// one, it is healthy and it has replayed every write committed before this call (so a caller
-    /// sees what it has just written, through whichever instance it wrote); on the primary
-    /// otherwise. Write paths never call this. Build the query with [`Reading::q`], which knows
-    /// which pool's pooler mode applies.
-    pub(crate) async fn replica_read(&self) -> Result<Reading, StoreError> {
-        let Some(replica) = &self.replica else {
-            return self.read().await;
-        };
-        let state = replica.health.state();
-        if state != replica::health::State::Healthy {
-            replica::health::fell_back(state.cause());
-            return self.read().await;
-        }
-        // Where the primary's WAL ends now: past the commit of every write already answered.
-        let fence: i64 = {
-            let mut reading = self.read().await?;
-            let at =
-                sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
-                    .persistent(self.persistent)
-                    .fetch_one(&mut *reading)
-                    .await
-                    .map_err(db_error)?;
-            reading.done().await?;
-            at
-        };
-        match replica.reading_at(fence).await {
-            Ok(Some(reading)) => Ok(reading),
-            Ok(None) => {
-                replica::health::fell_back("behind");
-                self.read().await
-            }
-            Err(e) => {
-                replica.health.down(&format!("a read failed: {e}"));
-                replica::health::fell_back("error");
-                self.read().await
-            }
-        }
-    }
-
     /// A query prepared as this pool's mode allows.
     pub(crate) fn q(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
         sqlx::query(sql).persistent(self.persistent)
-    }
-}
-
-/// See [`PgStore::read`] and [`PgStore::replica_read`]. Dereferences to the connection to run the
-/// reads on; [`Reading::q`] prepares a query as that connection's pool allows; [`Reading::done`]
-/// ends it.
-pub(crate) struct Reading {
-    held: Held,
-    /// False behind a transaction pooler (the primary's or the replica's own setting).
-    persistent: bool,
-}
-
-enum Held {
-    Direct(PoolConnection<Postgres>),
-    Pooled(Transaction<'static, Postgres>),
-}
-
-impl Reading {
-    /// Reads that need no transaction of their own: a pooled connection directly, a transaction
-    /// through a transaction pooler.
-    pub(crate) async fn on(pool: &PgPool, persistent: bool) -> Result<Self, sqlx::Error> {
-        let held = if persistent {
-            Held::Direct(pool.acquire().await?)
-        } else {
-            Held::Pooled(pool.begin().await?)
-        };
-        Ok(Self { held, persistent })
-    }
-
-    /// A query prepared as this reading's pool allows.
-    pub(crate) fn q(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
-        sqlx::query(sql).persistent(self.persistent)
-    }
-
-    pub(crate) async fn done(self) -> Result<(), StoreError> {
-        match self.held {
-            Held::Direct(_) => Ok(()),
-            Held::Pooled(tx) => tx.commit().await.map_err(db_error),
-        }
-    }
-}
-
-impl std::ops::Deref for Reading {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        match &self.held {
-            Held::Direct(c) => c,
-            Held::Pooled(tx) => tx,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Reading {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        match &mut self.held {
-            Held::Direct(c) => c,
-            Held::Pooled(tx) => tx,
-        }
     }
 }
 

@@ -34,7 +34,8 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::{Pooler, Reading};
+use crate::{PgStore, Pooler, Reading, db_error};
+use dragoman_ports::StoreError;
 use health::Health;
 
 /// How long a routed read waits, in steps, for the replica to replay up to the primary's position
@@ -162,5 +163,69 @@ impl Replica {
 
     pub(crate) fn pool_usage(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle())
+    }
+}
+
+impl PgStore {
+    /// Sends the read-heavy queries to a streaming replica as well (see the `replica` module).
+    /// Fails if the replica does not answer, is not a standby, or its lag cannot be measured:
+    /// a replica given at start must work at start.
+    pub async fn with_replica(mut self, settings: &ReplicaSettings) -> anyhow::Result<Self> {
+        let replica = Replica::connect(self.pool.clone(), settings).await?;
+        self.replica = Some(std::sync::Arc::new(replica));
+        Ok(self)
+    }
+
+    /// Whether routed reads go to the replica now: `None` without one, `Some(false)` while it is
+    /// down or lags beyond its limit.
+    pub fn replica_in_use(&self) -> Option<bool> {
+        self.replica
+            .as_ref()
+            .map(|r| r.health.state() == health::State::Healthy)
+    }
+
+    /// The replica pool's connections open and idle, for the pool gauge.
+    pub fn replica_pool_usage(&self) -> Option<(u32, usize)> {
+        self.replica.as_ref().map(|r| r.pool_usage())
+    }
+
+    /// A connection for a read-heavy query that decides nothing: on the replica when there is
+    /// one, it is healthy and it has replayed every write committed before this call (so a caller
+    /// sees what it has just written, through whichever instance it wrote); on the primary
+    /// otherwise. Write paths never call this. Build the query with [`Reading::q`], which knows
+    /// which pool's pooler mode applies.
+    pub(crate) async fn replica_read(&self) -> Result<Reading, StoreError> {
+        let Some(replica) = &self.replica else {
+            return self.read().await;
+        };
+        let state = replica.health.state();
+        if state != health::State::Healthy {
+            health::fell_back(state.cause());
+            return self.read().await;
+        }
+        // Where the primary's WAL ends now: past the commit of every write already answered.
+        let fence: i64 = {
+            let mut reading = self.read().await?;
+            let at =
+                sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+                    .persistent(self.persistent)
+                    .fetch_one(&mut *reading)
+                    .await
+                    .map_err(db_error)?;
+            reading.done().await?;
+            at
+        };
+        match replica.reading_at(fence).await {
+            Ok(Some(reading)) => Ok(reading),
+            Ok(None) => {
+                health::fell_back("behind");
+                self.read().await
+            }
+            Err(e) => {
+                replica.health.down(&format!("a read failed: {e}"));
+                health::fell_back("error");
+                self.read().await
+            }
+        }
     }
 }
