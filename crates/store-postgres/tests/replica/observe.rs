@@ -28,6 +28,11 @@ pub fn metric(series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Everything recorded, for a failure's message.
+pub fn render() -> String {
+    prometheus().render()
+}
+
 /// Read replica fallbacks counted with `cause`.
 pub fn fallbacks(cause: &str) -> f64 {
     metric(&format!(

@@ -11,6 +11,7 @@ async fn a_read_right_after_a_write_sees_it() {
     let (store, _db, _guard) = store_with_replica(Duration::from_secs(600), None).await;
     let matching: &dyn MatchingStore = store.as_ref();
     let id = interpreter(store.as_ref() as &dyn Store, "Ana", &["es"]).await;
+    eventually("a healthy replica", || store.replica_in_use() == Some(true)).await;
 
     let before = observe::fallbacks("behind");
     for round in 0..20 {
