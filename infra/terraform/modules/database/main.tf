@@ -261,7 +261,7 @@ locals {
   # The first replica, straight to RDS like direct_url (the API's replica pool is small and needs
   # no pooler); only in the secret when a replica exists, so that the API gets DATABASE_READ_URL
   # exactly then. try(): with no replica there is no replica[0] to name.
-  read_url = try("postgres://${var.master_username}:${random_password.master.result}@${aws_db_instance.replica[0].address}:${aws_db_instance.replica[0].port}/${var.database_name}?sslmode=require", "")
+  read_url    = try("postgres://${var.master_username}:${random_password.master.result}@${aws_db_instance.replica[0].address}:${aws_db_instance.replica[0].port}/${var.database_name}?sslmode=require", "")
   read_secret = { for key, url in { read_url = local.read_url } : key => url if var.read_replica_count > 0 }
 }
 
