@@ -299,36 +299,39 @@ mod tests {
         });
     }
 
-    /// Every read the store routes goes to the streaming replica (scripts/pg-replica) while it
-    /// keeps up; the suites write and read at once, so they check read-your-writes throughout.
+    /// A store whose routed reads go to the streaming replica (scripts/pg-replica): both
+    /// directly, or both through PgBouncer in transaction pooling (DATABASE_POOLER and
+    /// DATABASE_READ_POOLER).
+    async fn connect_with_replica(direct: bool) -> (Arc<PgStore>, DatabaseGuard) {
+        let (store, db) = connect(direct).await;
+        let (url, pooler) = if direct {
+            (db.0.replica_url().await, Pooler::None)
+        } else {
+            (db.0.replica_pgbouncer_url().await, Pooler::Transaction)
+        };
+        let replica = crate::ReplicaSettings {
+            url: url.expect("the database on the replica"),
+            pooler,
+            max_connections: 4,
+            max_lag: std::time::Duration::from_secs(2),
+        };
+        let store = Arc::unwrap_or_clone(store)
+            .with_replica(&replica)
+            .await
+            .expect("the replica answers (scripts/pg-replica)");
+        (Arc::new(store), db)
+    }
+
+    /// Every read the store routes goes to the replica while it keeps up; the suites write and
+    /// read at once, so they check read-your-writes throughout.
     mod through_replica {
         use super::*;
-
-        async fn connect_with_replica() -> (Arc<PgStore>, DatabaseGuard) {
-            let (store, db) = connect(true).await;
-            let replica = crate::ReplicaSettings {
-                url: db
-                    .0
-                    .replica_url()
-                    .await
-                    .expect("the database on the replica"),
-                pooler: Pooler::None,
-                max_connections: 4,
-                max_lag: std::time::Duration::from_secs(2),
-            };
-            let store = Arc::unwrap_or_clone(store)
-                .with_replica(&replica)
-                .await
-                .expect("the replica answers (scripts/pg-replica)");
-            (Arc::new(store), db)
-        }
-
         dragoman_conformance::store_suite!({
-            let (store, db) = connect_with_replica().await;
+            let (store, db) = connect_with_replica(true).await;
             (store as Arc<dyn Store>, db)
         });
         dragoman_conformance::files_suite!({
-            let (store, db) = connect_with_replica().await;
+            let (store, db) = connect_with_replica(true).await;
             (
                 store.clone() as Arc<dyn Store>,
                 store.clone() as Arc<dyn MatchingStore>,
@@ -337,7 +340,25 @@ mod tests {
             )
         });
         dragoman_conformance::matching_suite!({
-            let (store, db) = connect_with_replica().await;
+            let (store, db) = connect_with_replica(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn MatchingStore>,
+                db,
+            )
+        });
+    }
+
+    /// The same with the primary and the replica each behind PgBouncer 1.18 in transaction
+    /// pooling.
+    mod through_pgbouncer_with_replica {
+        use super::*;
+        dragoman_conformance::store_suite!({
+            let (store, db) = connect_with_replica(false).await;
+            (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::matching_suite!({
+            let (store, db) = connect_with_replica(false).await;
             (
                 store.clone() as Arc<dyn Store>,
                 store as Arc<dyn MatchingStore>,

@@ -8,7 +8,8 @@
 //! The server is found through `DRAGOMAN_TEST_POSTGRES` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), its streaming replica (started by
 //! `scripts/pg-replica`) through `DRAGOMAN_TEST_REPLICA` (default
-//! `postgres://postgres@127.0.0.1:5433/postgres`). A test that cannot reach them fails: it never
+//! `postgres://postgres@127.0.0.1:5433/postgres`) and the PgBouncer in front of it through
+//! `DRAGOMAN_TEST_REPLICA_PGBOUNCER` (default `postgres://postgres@127.0.0.1:6433/postgres`). A test that cannot reach them fails: it never
 //! skips. Test databases are created on the primary and reach the replica by replication.
 
 use std::hash::{Hash, Hasher};
@@ -34,6 +35,13 @@ pub fn pgbouncer_url() -> String {
 pub fn replica_url() -> String {
     std::env::var("DRAGOMAN_TEST_REPLICA")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".to_owned())
+}
+
+/// Where PgBouncer in front of the replica (transaction pooling) listens, as a URL without
+/// database.
+pub fn replica_pgbouncer_url() -> String {
+    std::env::var("DRAGOMAN_TEST_REPLICA_PGBOUNCER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:6433/postgres".to_owned())
 }
 
 /// Replaces the database name of a `postgres://` URL.
@@ -122,6 +130,13 @@ impl TestDatabase {
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
             }
         }
+    }
+
+    /// The URL of this database through PgBouncer in front of the replica, once replication
+    /// has brought it there.
+    pub async fn replica_pgbouncer_url(&self) -> anyhow::Result<String> {
+        self.replica_url().await?;
+        Ok(with_database(&replica_pgbouncer_url(), &self.name))
     }
 }
 
