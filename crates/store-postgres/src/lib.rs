@@ -64,7 +64,7 @@ pub struct PgStore {
     persistent: bool,
     /// Profiles' languages already read, for matching's snapshots.
     profiles: std::sync::Arc<dragoman_ports::ProfileCache>,
-    /// The read replica, if DATABASE_READ_URL is set (see [`PgStore::replica_read`]).
+    /// The read replica, if DATABASE_READ_URL is set (see [`PgStore::read_routed`]).
     replica: Option<std::sync::Arc<replica::Replica>>,
 }
 

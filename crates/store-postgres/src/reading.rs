@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use crate::db_error;
 use dragoman_ports::StoreError;
 
-/// See [`PgStore::read`] and [`PgStore::replica_read`]. Dereferences to the connection to run the
+/// See [`PgStore::read`] and [`PgStore::read_routed`]. Dereferences to the connection to run the
 /// reads on; [`Reading::q`] prepares a query as that connection's pool allows; [`Reading::done`]
 /// ends it.
 pub(crate) struct Reading {

@@ -50,23 +50,25 @@ pub(crate) async fn sessions_of(
     limit: u32,
 ) -> Result<Vec<Session>, StoreError> {
     // A list to read, not to decide on: the replica's, once it has the caller's writes.
-    let mut tx = store.replica_read().await?;
     // Newest first by start, then id; the cursor is the last session of the previous page.
-    let found = tx
-        .q(select_session!(
-            "WHERE (client_id = $1 OR interpreter_id = $1)
-               AND ($2::uuid IS NULL
-                    OR (started_at, id) < (SELECT started_at, id FROM sessions WHERE id = $2))
-             ORDER BY started_at DESC, id DESC
-             LIMIT $3"
-        ))
-        .bind(user.0)
-        .bind(before.map(|b| b.0))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
+    let found = store
+        .read_routed(move |tx| {
+            Box::pin(async move {
+                tx.q(select_session!(
+                    "WHERE (client_id = $1 OR interpreter_id = $1)
+                       AND ($2::uuid IS NULL
+                            OR (started_at, id) < (SELECT started_at, id FROM sessions WHERE id = $2))
+                     ORDER BY started_at DESC, id DESC
+                     LIMIT $3"
+                ))
+                    .bind(user.0)
+                    .bind(before.map(|b| b.0))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
     found.iter().map(rows::session).collect()
 }
 

@@ -3,8 +3,10 @@
 //!
 //! One log line per change of state (healthy, lagging, down), never one per read: a replica that
 //! is down for an hour under load must not write a line per request. Per read there is only the
-//! counter `dragoman_db_replica_fallbacks_total{cause}`; the gauge `dragoman_db_replica_lag_ms`
-//! is the lag measured at each check, and `dragoman_db_replica_up` is 1 while reads go to it.
+//! counter `dragoman_db_replica_fallbacks_total{cause}` (`down`, `lag`, `behind`: it had not
+//! replayed the reader's writes in time, `busy`: no free replica connection, `error`: the replica
+//! failed the query); the gauge `dragoman_db_replica_lag_ms` is the lag measured at each check,
+//! and `dragoman_db_replica_up` is 1 while reads go to it.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};

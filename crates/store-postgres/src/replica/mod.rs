@@ -2,9 +2,10 @@
 //!
 //! Which reads: the read-heavy ones that decide nothing: availability counts, the administrators'
 //! overview and statistics, the explanations of offers, a user's session list (and the exports and
-//! other lists to come). Each such store method takes its connection from
-//! [`PgStore::replica_read`](crate::PgStore::replica_read) instead of `read`; that one call is the
-//! whole of the routing. Everything that writes, and every read that a write path decides on
+//! other lists to come). Each such store method runs its query through
+//! [`PgStore::read_routed`](crate::PgStore::read_routed) (a closure given the connection) instead
+//! of taking `read`; that one call is the whole of the routing, and a query the replica fails (a
+//! lost connection, a statement cancelled by replay) runs again on the primary. Everything that writes, and every read that a write path decides on
 //! (matching snapshots, the reads inside a transaction, the counts announced right after a
 //! change, the presence sweep's list), stays on the primary.
 //!
@@ -17,6 +18,11 @@
 //! any instance, or another caller may have; there is no per-user mark to share in Redis, no
 //! cookie for the apps to carry, and no window of time to guess. The price is one trivial
 //! round trip to the primary per routed read, against the query itself moving to the replica.
+//! The alternatives were worse: the position of each caller's last write must be shared by the
+//! fleet (Redis, which one instance does not have, written on every write) or carried by the apps
+//! (a contract change); reading the primary for some seconds after a caller's write guesses, and
+//! a replica can fall behind between two checks; routing only data that is "not the caller's"
+//! would leave session lists, the caller's own data, on the primary.
 //!
 //! The monitor ([`monitor`]) checks the replica in the background, not per read: it measures
 //! the lag ([`lag`]) and marks the replica healthy, lagging (beyond DATABASE_READ_MAX_LAG_MS) or
@@ -26,6 +32,7 @@
 pub(crate) mod health;
 pub(crate) mod lag;
 pub(crate) mod monitor;
+mod routing;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,8 +41,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::{PgStore, Pooler, Reading, db_error};
-use dragoman_ports::StoreError;
+use crate::{Pooler, Reading};
 use health::Health;
 
 /// How long a routed read waits, in steps, for the replica to replay up to the primary's position
@@ -49,6 +55,10 @@ pub(crate) const FENCE_WAITS: [Duration; 6] = [
     Duration::from_millis(8),
     Duration::from_millis(16),
 ];
+
+/// How long a routed read waits for a free replica connection before it reads the primary: a
+/// replica pool busy to its limit is no reason to keep a caller waiting while the primary answers.
+const ACQUIRE_WAIT: Duration = Duration::from_millis(500);
 
 /// Where the replica is and how far behind it may be.
 #[derive(Clone)]
@@ -110,12 +120,19 @@ impl Replica {
         sqlx::Connection::close(probe).await.ok();
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
-            // A read waits this long for a replica connection before it reads the primary.
+            .acquire_timeout(ACQUIRE_WAIT)
+            .connect_with(options.clone())
+            .await
+            .context("connecting")?;
+        // The monitor's own connection: a read pool busy to its limit must not look like a
+        // replica that stopped answering.
+        let watching = PgPoolOptions::new()
+            .max_connections(1)
             .acquire_timeout(Duration::from_secs(2))
             .connect_with(options)
             .await
             .context("connecting")?;
-        let mut watch = monitor::Monitor::new(primary, pool.clone(), persistent, settings.max_lag);
+        let mut watch = monitor::Monitor::new(primary, watching, persistent, settings.max_lag);
         let first = watch
             .check()
             .await?
@@ -161,71 +178,11 @@ impl Replica {
         self.pool.close().await;
     }
 
+    pub(crate) fn health(&self) -> &Health {
+        &self.health
+    }
+
     pub(crate) fn pool_usage(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle())
-    }
-}
-
-impl PgStore {
-    /// Sends the read-heavy queries to a streaming replica as well (see the `replica` module).
-    /// Fails if the replica does not answer, is not a standby, or its lag cannot be measured:
-    /// a replica given at start must work at start.
-    pub async fn with_replica(mut self, settings: &ReplicaSettings) -> anyhow::Result<Self> {
-        let replica = Replica::connect(self.pool.clone(), settings).await?;
-        self.replica = Some(std::sync::Arc::new(replica));
-        Ok(self)
-    }
-
-    /// Whether routed reads go to the replica now: `None` without one, `Some(false)` while it is
-    /// down or lags beyond its limit.
-    pub fn replica_in_use(&self) -> Option<bool> {
-        self.replica
-            .as_ref()
-            .map(|r| r.health.state() == health::State::Healthy)
-    }
-
-    /// The replica pool's connections open and idle, for the pool gauge.
-    pub fn replica_pool_usage(&self) -> Option<(u32, usize)> {
-        self.replica.as_ref().map(|r| r.pool_usage())
-    }
-
-    /// A connection for a read-heavy query that decides nothing: on the replica when there is
-    /// one, it is healthy and it has replayed every write committed before this call (so a caller
-    /// sees what it has just written, through whichever instance it wrote); on the primary
-    /// otherwise. Write paths never call this. Build the query with [`Reading::q`], which knows
-    /// which pool's pooler mode applies.
-    pub(crate) async fn replica_read(&self) -> Result<Reading, StoreError> {
-        let Some(replica) = &self.replica else {
-            return self.read().await;
-        };
-        let state = replica.health.state();
-        if state != health::State::Healthy {
-            health::fell_back(state.cause());
-            return self.read().await;
-        }
-        // Where the primary's WAL ends now: past the commit of every write already answered.
-        let fence: i64 = {
-            let mut reading = self.read().await?;
-            let at =
-                sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
-                    .persistent(self.persistent)
-                    .fetch_one(&mut *reading)
-                    .await
-                    .map_err(db_error)?;
-            reading.done().await?;
-            at
-        };
-        match replica.reading_at(fence).await {
-            Ok(Some(reading)) => Ok(reading),
-            Ok(None) => {
-                health::fell_back("behind");
-                self.read().await
-            }
-            Err(e) => {
-                replica.health.down(&format!("a read failed: {e}"));
-                health::fell_back("error");
-                self.read().await
-            }
-        }
     }
 }
