@@ -9,9 +9,9 @@
 //! (matching snapshots, the reads inside a transaction, the counts announced right after a
 //! change, the presence sweep's list), stays on the primary.
 //!
-//! Read-your-writes: a routed read first asks the primary for its WAL insert position (one
-//! statement that touches no table), then uses the replica only once the replica has replayed up
-//! to that position, waiting a few milliseconds for it ([`FENCE_WAITS`]), else it reads the
+//! Read-your-writes: a routed read first asks the primary for its flushed WAL position (one
+//! statement that touches no table; the inserted position under `synchronous_commit = off`), then
+//! uses the replica only once the replica has replayed up to that position, waiting a few milliseconds for it ([`FENCE_WAITS`]), else it reads the
 //! primary. Whatever a caller wrote was committed before it asked to read, so its commit record
 //! lies before that position and the replica's snapshot, taken after the check, contains it.
 //! This holds across a fleet with no state of its own: the caller may have written through

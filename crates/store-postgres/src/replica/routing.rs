@@ -71,11 +71,20 @@ impl PgStore {
             health::fell_back(state.cause());
             return Ok(None);
         }
-        // Where the primary's WAL ends now: past the commit of every write already answered.
+        // Past the commit record of every write already answered: with synchronous commit (the
+        // default) a commit is answered once its record is flushed, so the flushed position is
+        // enough, and it is all a replica can ever receive; the inserted position would make
+        // reads wait for records the WAL writer has not flushed yet (up to wal_writer_delay) on
+        // an idle primary. With `synchronous_commit = off` an answered commit may not be flushed
+        // yet: then the inserted position.
         let fence: i64 = {
             let mut reading = self.read().await?;
             let at = reading
-                .q("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+                .q(
+                    "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off'
+                                 THEN pg_current_wal_insert_lsn()
+                                 ELSE pg_current_wal_flush_lsn() END - '0/0'::pg_lsn)::bigint",
+                )
                 .fetch_one(&mut *reading)
                 .await
                 .and_then(|row| sqlx::Row::try_get(&row, 0))
