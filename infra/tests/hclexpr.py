@@ -206,6 +206,8 @@ class _Parser:
             while not self.take(")"):
                 args.append(self.expr())
                 self.take(",")
+            if name == "try":
+                return lambda env: _first_that_evaluates(args, env)
             if name not in FUNCTIONS:
                 raise Unresolved(f"function {name}()")
             fn = FUNCTIONS[name]
@@ -341,12 +343,24 @@ class _Parser:
         return lambda env: "".join(_tostring(p(env)) for p in parts)
 
 
+def _first_that_evaluates(args, env) -> Any:
+    """Terraform's try(): the first argument that evaluates without an error."""
+    for arg in args:
+        try:
+            return arg(env)
+        except (Unresolved, KeyError, IndexError):
+            continue
+    raise Unresolved("try(): no argument evaluates")
+
+
 def _index(value: Any, key: Any) -> Any:
     if isinstance(value, dict):
         if key not in value:
             raise Unresolved(f"no key {key!r}")
         return value[key]
     if isinstance(value, list):
+        if not 0 <= int(key) < len(value):
+            raise Unresolved(f"no element {key}")
         return value[int(key)]
     raise Unresolved(f"cannot index {type(value).__name__} with {key!r}")
 

@@ -19,9 +19,11 @@ AWS_ONLY = {
     "random_password.app.result": "apppw",
     "aws_db_instance.primary.address": "db.internal",
     "aws_db_instance.primary.port": 5432,
+    "aws_db_instance.replica": [{"address": "replica.internal", "port": 5432}],
     "random_password.jwt.result": "j" * 64,
     "random_password.auth_token.result": "tokentoken",
     "aws_elasticache_replication_group.this.primary_endpoint_address": "cache.internal",
+    "aws_elasticache_replication_group.this.port": 6379,
 }
 
 
@@ -59,6 +61,15 @@ def test_direct_connections_verify_the_server(task):
     assert query["sslmode"] == ["verify-full"]
     assert query["sslrootcert"] == ["/etc/ssl/certs/rds-global-bundle.pem"]
     assert task["pgbouncer"]["environment"]["PGBOUNCER_SERVER_TLS_SSLMODE"] == "verify-full"
+
+
+def test_the_replica_is_read_as_the_api_role_with_the_certificate_verified(task):
+    if "DATABASE_READ_URL" not in task["api"]["secrets"]:
+        return  # staging has no replica (test_read_replica.py checks when it must exist)
+    url = urlparse(task["api"]["secrets"]["DATABASE_READ_URL"])
+    assert url.hostname == "replica.internal"
+    assert url.username == task["migrate"]["secrets"]["DATABASE_APP_USER"]
+    assert parse_qs(url.query)["sslmode"] == ["verify-full"]
 
 
 def test_redis_is_tls_with_auth(task):

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
 use dragoman_http::ws::WsSettings;
-use dragoman_store_postgres::{Pooler, valid_role_name};
+use dragoman_store_postgres::{Pooler, ReplicaSettings, valid_role_name};
 use dragoman_telemetry::{LogFormat, MetricsFormat};
 
 /// The command line.
@@ -156,6 +156,27 @@ pub struct Config {
         global = true
     )]
     pub database_max_connections: u32,
+    /// A PostgreSQL streaming replica of DATABASE_URL's database for the read-heavy queries
+    /// (directly or through a pooler); unset: every read on DATABASE_URL.
+    #[arg(long, env = "DATABASE_READ_URL", global = true, hide_env_values = true)]
+    pub database_read_url: Option<String>,
+    /// What sits between the instance and the replica (as DATABASE_POOLER).
+    #[arg(
+        long,
+        env = "DATABASE_READ_POOLER",
+        value_enum,
+        default_value = "none",
+        global = true
+    )]
+    pub database_read_pooler: PoolerArg,
+    /// Reads go back to the primary while the replica lags more than this (milliseconds).
+    #[arg(
+        long,
+        env = "DATABASE_READ_MAX_LAG_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub database_read_max_lag_ms: u64,
     /// Migrate the database at start (PostgreSQL; SQLite always migrates).
     #[arg(long, env = "MIGRATE", global = true)]
     pub migrate: bool,
@@ -433,6 +454,8 @@ pub struct Settings {
     pub host: String,
     pub port: u16,
     pub database: Database,
+    /// A read replica of the PostgreSQL database (DATABASE_READ_URL).
+    pub read_replica: Option<ReplicaSettings>,
     pub migrate: bool,
     /// The API's own role, granted by migrations (PostgreSQL only).
     pub app_role: Option<AppRole>,
@@ -467,6 +490,7 @@ impl Settings {
             database: Database::Sqlite {
                 path: data_dir.join("dragoman.sqlite"),
             },
+            read_replica: None,
             migrate: false,
             app_role: None,
             data_dir: data_dir.to_owned(),
@@ -563,6 +587,7 @@ impl Config {
                 password: self.database_app_password.clone().filter(|p| !p.is_empty()),
             }),
         };
+        let read_replica = self.read_replica(&database)?;
 
         let jwt_secret = match self.jwt_secret.as_deref() {
             Some(s) if s.len() < 32 => {
@@ -726,6 +751,7 @@ impl Config {
             host: self.host.clone(),
             port: self.port,
             database,
+            read_replica,
             migrate: self.migrate,
             app_role,
             data_dir: self.data_dir.clone(),
@@ -765,6 +791,46 @@ impl Config {
             lease_ttl: Duration::from_secs(self.lease_ttl_secs),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
         })
+    }
+}
+
+impl Config {
+    /// DATABASE_READ_URL and its settings: a replica of the PostgreSQL database, so only with one.
+    /// Whether it answers is checked when the store connects (a replica that does not answer at
+    /// start stops the process there, naming the variable as well).
+    fn read_replica(&self, database: &Database) -> Result<Option<ReplicaSettings>, ConfigError> {
+        let Some(url) = self.database_read_url.as_deref() else {
+            return Ok(None);
+        };
+        let Database::Postgres {
+            max_connections, ..
+        } = database
+        else {
+            return Err(error(
+                "DATABASE_READ_URL",
+                "is set but DATABASE_URL is not a PostgreSQL URL: a read replica serves a PostgreSQL primary (set DATABASE_URL=postgres://... or unset DATABASE_READ_URL)",
+            ));
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(error(
+                "DATABASE_READ_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if self.database_read_max_lag_ms == 0 {
+            return Err(error("DATABASE_READ_MAX_LAG_MS", "must be at least 1"));
+        }
+        Ok(Some(ReplicaSettings {
+            url: url.to_owned(),
+            pooler: match self.database_read_pooler {
+                PoolerArg::None => Pooler::None,
+                PoolerArg::Transaction => Pooler::Transaction,
+            },
+            // The replica pool is sized like the primary's: the reads it takes are ones the
+            // primary pool no longer serves.
+            max_connections: *max_connections,
+            max_lag: Duration::from_millis(self.database_read_max_lag_ms),
+        }))
     }
 }
 

@@ -59,6 +59,10 @@ fn publish_pool_usage(store: &StoreBackend) {
         StoreBackend::Postgres(s) => {
             let (open, idle) = s.pool_usage();
             record_pool_usage("postgres", open, idle, s.pool_max());
+            if let Some((open, idle)) = s.replica_pool_usage() {
+                // The replica pool is sized like the primary's (see DATABASE_READ_URL).
+                record_pool_usage("postgres_replica", open, idle, s.pool_max());
+            }
         }
     }
 }

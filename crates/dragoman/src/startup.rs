@@ -66,10 +66,19 @@ impl StoreBackend {
                         .await?;
                     }
                 }
-                let store = PgStore::connect(url, *pooler, *max_connections)
+                let mut store = PgStore::connect(url, *pooler, *max_connections)
                     .await
                     .map_err(|e| refused("DATABASE_URL", e))?;
                 store.check_schema().await?;
+                if let Some(replica) = &settings.read_replica {
+                    // A replica given at start must answer at start: stop here, naming it.
+                    store = store.with_replica(replica).await.map_err(|e| {
+                        anyhow::Error::new(ConfigError {
+                            variable: "DATABASE_READ_URL",
+                            message: format!("the replica cannot serve reads: {e:#}"),
+                        })
+                    })?;
+                }
                 Ok(Self::Postgres(store))
             }
         }

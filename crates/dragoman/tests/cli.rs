@@ -69,6 +69,12 @@ fn invalid_configuration_stops_with_status_2_naming_the_variable() {
         &run(dragoman().args(["--data-dir", &data, "--public-url", "ftp://x"])),
         "PUBLIC_URL",
     );
+    assert_config_error(
+        &run(dragoman()
+            .env("DATA_DIR", &data)
+            .env("DATABASE_READ_URL", "postgres://127.0.0.1:5433/db")),
+        "DATABASE_READ_URL",
+    );
     // clap's own refusals use the same status.
     assert_eq!(
         run(dragoman().env("PORT", "not-a-port")).status.code(),
@@ -351,6 +357,26 @@ async fn admins_are_created_on_the_command_line() {
     .expect("JSON");
     assert_eq!(login["user"]["role"], "admin");
     server.terminate();
+}
+
+#[tokio::test]
+async fn a_read_replica_that_does_not_answer_stops_the_start() {
+    let db = TestDatabase::create().await.expect("a database");
+    let _guard = dragoman_store_postgres::testing::DatabaseGuard(db.clone());
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    let nothing_there = free_port();
+    let output = run(dragoman()
+        .env("DATA_DIR", &data)
+        .env("LOG_FORMAT", "json")
+        .env("DATABASE_URL", db.direct_url())
+        .env(
+            "DATABASE_READ_URL",
+            format!("postgres://postgres@127.0.0.1:{nothing_there}/{}", db.name),
+        ));
+    assert_config_error(&output, "DATABASE_READ_URL");
+    let line = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(line.contains("connecting"), "{line}");
 }
 
 #[tokio::test]

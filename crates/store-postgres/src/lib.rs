@@ -10,6 +10,10 @@
 //! Migrations take a session advisory lock, which a transaction pooler breaks: they must run over a
 //! direct connection (`dragoman migrate` with the direct URL).
 //!
+//! With a read replica ([`PgStore::with_replica`], DATABASE_READ_URL), the read-heavy queries go
+//! to it, with read-your-writes across a fleet and a fall back to the primary when it lags or is
+//! down: see the `replica` module.
+//!
 //! Accounts and profiles live in `accounts` and `interpreters` (the [`Store`] port); requests,
 //! offers, sessions, presence, timers and leases in `matching` (the
 //! [`dragoman_ports::MatchingStore`] port), over the same tables.
@@ -21,7 +25,12 @@ mod jobs;
 mod matching;
 mod roles;
 pub use roles::valid_role_name;
+mod reading;
+mod replica;
 pub mod testing;
+
+pub(crate) use reading::Reading;
+pub use replica::ReplicaSettings;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,10 +43,9 @@ use dragoman_ports::{
     InterpreterRecord, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store, StoreError,
     UserRecord,
 };
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 /// How connections reach PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +66,8 @@ pub struct PgStore {
     persistent: bool,
     /// Profiles' languages already read, for matching's snapshots.
     profiles: std::sync::Arc<dragoman_ports::ProfileCache>,
+    /// The read replica, if DATABASE_READ_URL is set (see [`PgStore::read_routed`]).
+    replica: Option<std::sync::Arc<replica::Replica>>,
 }
 
 /// The server's certificate refused (`sslmode=verify-ca` or `verify-full` against
@@ -96,6 +106,7 @@ impl PgStore {
             pool,
             persistent: pooler == Pooler::None,
             profiles: Default::default(),
+            replica: None,
         })
     }
 
@@ -138,6 +149,9 @@ impl PgStore {
     }
 
     pub async fn close(&self) {
+        if let Some(replica) = &self.replica {
+            replica.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -160,52 +174,14 @@ impl PgStore {
     /// connection, which saves the BEGIN and COMMIT round trips; through a transaction pooler, a
     /// transaction, since outside one the pooler may hand the connection over mid-statement.
     pub(crate) async fn read(&self) -> Result<Reading, StoreError> {
-        Ok(if self.persistent {
-            Reading::Direct(self.pool.acquire().await.map_err(db_error)?)
-        } else {
-            Reading::Pooled(self.begin().await?)
-        })
+        Reading::on(&self.pool, self.persistent)
+            .await
+            .map_err(db_error)
     }
 
     /// A query prepared as this pool's mode allows.
     pub(crate) fn q(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
         sqlx::query(sql).persistent(self.persistent)
-    }
-}
-
-/// See [`PgStore::read`]. Dereferences to the connection to run the reads on; [`Reading::done`]
-/// ends it.
-pub(crate) enum Reading {
-    Direct(PoolConnection<Postgres>),
-    Pooled(Transaction<'static, Postgres>),
-}
-
-impl Reading {
-    pub(crate) async fn done(self) -> Result<(), StoreError> {
-        match self {
-            Reading::Direct(_) => Ok(()),
-            Reading::Pooled(tx) => tx.commit().await.map_err(db_error),
-        }
-    }
-}
-
-impl std::ops::Deref for Reading {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        match self {
-            Reading::Direct(c) => c,
-            Reading::Pooled(tx) => tx,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Reading {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        match self {
-            Reading::Direct(c) => c,
-            Reading::Pooled(tx) => tx,
-        }
     }
 }
 
@@ -338,6 +314,74 @@ mod tests {
         });
         dragoman_conformance::matching_suite!({
             let (store, db) = connect(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn MatchingStore>,
+                db,
+            )
+        });
+    }
+
+    /// A store whose routed reads go to the streaming replica (scripts/pg-replica): both
+    /// directly, or both through PgBouncer in transaction pooling (DATABASE_POOLER and
+    /// DATABASE_READ_POOLER).
+    async fn connect_with_replica(direct: bool) -> (Arc<PgStore>, DatabaseGuard) {
+        let (store, db) = connect(direct).await;
+        let (url, pooler) = if direct {
+            (db.0.replica_url().await, Pooler::None)
+        } else {
+            (db.0.replica_pgbouncer_url().await, Pooler::Transaction)
+        };
+        let replica = crate::ReplicaSettings {
+            url: url.expect("the database on the replica"),
+            pooler,
+            max_connections: 4,
+            max_lag: std::time::Duration::from_secs(2),
+        };
+        let store = Arc::unwrap_or_clone(store)
+            .with_replica(&replica)
+            .await
+            .expect("the replica answers (scripts/pg-replica)");
+        (Arc::new(store), db)
+    }
+
+    /// Every read the store routes goes to the replica while it keeps up; the suites write and
+    /// read at once, so they check read-your-writes throughout.
+    mod through_replica {
+        use super::*;
+        dragoman_conformance::store_suite!({
+            let (store, db) = connect_with_replica(true).await;
+            (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::files_suite!({
+            let (store, db) = connect_with_replica(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store.clone() as Arc<dyn MatchingStore>,
+                store as Arc<dyn dragoman_ports::FileStore>,
+                db,
+            )
+        });
+        dragoman_conformance::matching_suite!({
+            let (store, db) = connect_with_replica(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn MatchingStore>,
+                db,
+            )
+        });
+    }
+
+    /// The same with the primary and the replica each behind PgBouncer 1.18 in transaction
+    /// pooling.
+    mod through_pgbouncer_with_replica {
+        use super::*;
+        dragoman_conformance::store_suite!({
+            let (store, db) = connect_with_replica(false).await;
+            (store as Arc<dyn Store>, db)
+        });
+        dragoman_conformance::matching_suite!({
+            let (store, db) = connect_with_replica(false).await;
             (
                 store.clone() as Arc<dyn Store>,
                 store as Arc<dyn MatchingStore>,

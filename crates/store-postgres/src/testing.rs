@@ -6,8 +6,11 @@
 //! `dragoman_t_*`; the test script drops leftovers of earlier runs before it starts.
 //!
 //! The server is found through `DRAGOMAN_TEST_POSTGRES` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`). A test that cannot reach it fails: it never
-//! skips.
+//! `postgres://postgres@127.0.0.1:5432/postgres`), its streaming replica (started by
+//! `scripts/pg-replica`) through `DRAGOMAN_TEST_REPLICA` (default
+//! `postgres://postgres@127.0.0.1:5433/postgres`) and the PgBouncer in front of it through
+//! `DRAGOMAN_TEST_REPLICA_PGBOUNCER` (default `postgres://postgres@127.0.0.1:6433/postgres`). A test that cannot reach them fails: it never
+//! skips. Test databases are created on the primary and reach the replica by replication.
 
 use std::hash::{Hash, Hasher};
 
@@ -45,6 +48,19 @@ pub fn with_user(url: &str, user: &str) -> String {
         ),
         _ => url.to_owned(),
     }
+}
+
+/// Where the streaming replica of [`admin_url`]'s server listens, as a URL without database.
+pub fn replica_url() -> String {
+    std::env::var("DRAGOMAN_TEST_REPLICA")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".to_owned())
+}
+
+/// Where PgBouncer in front of the replica (transaction pooling) listens, as a URL without
+/// database.
+pub fn replica_pgbouncer_url() -> String {
+    std::env::var("DRAGOMAN_TEST_REPLICA_PGBOUNCER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:6433/postgres".to_owned())
 }
 
 /// Replaces the database name of a `postgres://` URL.
@@ -115,6 +131,37 @@ impl TestDatabase {
     /// `PgStore::grant_app_role`; scripts/services lists the role in PgBouncer's userlist).
     pub fn app_role_pgbouncer_url(&self) -> String {
         with_user(&self.pgbouncer_url(), APP_ROLE)
+    }
+
+    /// The URL of this database on the streaming replica, once replication has brought it there
+    /// (a few milliseconds; up to 30 s are allowed before the test fails).
+    pub async fn replica_url(&self) -> anyhow::Result<String> {
+        let url = with_database(&replica_url(), &self.name);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match PgConnection::connect(&url).await {
+                Ok(conn) => {
+                    conn.close().await.ok();
+                    return Ok(url);
+                }
+                Err(e) if std::time::Instant::now() > deadline => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "the tests need a streaming replica at {} (DRAGOMAN_TEST_REPLICA; scripts/pg-replica starts it)",
+                            replica_url()
+                        )
+                    });
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// The URL of this database through PgBouncer in front of the replica, once replication
+    /// has brought it there.
+    pub async fn replica_pgbouncer_url(&self) -> anyhow::Result<String> {
+        self.replica_url().await?;
+        Ok(with_database(&replica_pgbouncer_url(), &self.name))
     }
 }
 

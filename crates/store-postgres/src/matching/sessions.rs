@@ -49,23 +49,26 @@ pub(crate) async fn sessions_of(
     before: Option<SessionId>,
     limit: u32,
 ) -> Result<Vec<Session>, StoreError> {
-    let mut tx = store.begin().await?;
+    // A list to read, not to decide on: the replica's, once it has the caller's writes.
     // Newest first by start, then id; the cursor is the last session of the previous page.
     let found = store
-        .q(select_session!(
-            "WHERE (client_id = $1 OR interpreter_id = $1)
-               AND ($2::uuid IS NULL
-                    OR (started_at, id) < (SELECT started_at, id FROM sessions WHERE id = $2))
-             ORDER BY started_at DESC, id DESC
-             LIMIT $3"
-        ))
-        .bind(user.0)
-        .bind(before.map(|b| b.0))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+        .read_routed(move |tx| {
+            Box::pin(async move {
+                tx.q(select_session!(
+                    "WHERE (client_id = $1 OR interpreter_id = $1)
+                       AND ($2::uuid IS NULL
+                            OR (started_at, id) < (SELECT started_at, id FROM sessions WHERE id = $2))
+                     ORDER BY started_at DESC, id DESC
+                     LIMIT $3"
+                ))
+                    .bind(user.0)
+                    .bind(before.map(|b| b.0))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
     found.iter().map(rows::session).collect()
 }
 

@@ -1,5 +1,11 @@
 //! Read-only figures: language loads, recent activity, match times, status counts, and the
 //! stored explanations of a request's offers.
+//!
+//! The figures that only administrators, dashboards and the availability endpoint read go to the
+//! read replica when there is one (`read_routed`); `language_load` and `recent_activity` stay on
+//! the primary: they feed the counts announced right after a change and the wait estimate of a
+//! request being created, which are write paths, and the estimate inputs are reused from memory
+//! anyway. `interpreters_online` stays too: the presence sweep writes from it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::matching::{OfferId, RequestId};
@@ -17,27 +23,29 @@ fn count(row: &PgRow, column: &str) -> Result<u32, StoreError> {
 }
 
 pub(crate) async fn language_loads(store: &PgStore) -> Result<Vec<LanguageLoad>, StoreError> {
-    let mut tx = store.read().await?;
     let found = store
-        .q("WITH staff AS (
-                SELECT l.code AS language,
-                       count(*) FILTER (WHERE i.status = 'available') AS available,
-                       count(*) FILTER (WHERE i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online
-                FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-                WHERE i.profile_updated_at IS NOT NULL
-                GROUP BY l.code),
-            queue AS (
-                SELECT language, count(*) AS waiting FROM requests
-                WHERE status IN ('queued', 'offered') GROUP BY language)
-            SELECT COALESCE(s.language, q.language) AS language,
-                   COALESCE(s.available, 0) AS available, COALESCE(s.online, 0) AS online,
-                   COALESCE(q.waiting, 0) AS waiting
-            FROM staff s FULL JOIN queue q ON q.language = s.language
-            ORDER BY 1")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
+        .read_routed(move |tx| {
+            Box::pin(async move {
+                tx.q("WITH staff AS (
+                        SELECT l.code AS language,
+                               count(*) FILTER (WHERE i.status = 'available') AS available,
+                               count(*) FILTER (WHERE i.status IN ('available', 'reserved', 'busy', 'wrap_up')) AS online
+                        FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+                        WHERE i.profile_updated_at IS NOT NULL
+                        GROUP BY l.code),
+                    queue AS (
+                        SELECT language, count(*) AS waiting FROM requests
+                        WHERE status IN ('queued', 'offered') GROUP BY language)
+                    SELECT COALESCE(s.language, q.language) AS language,
+                           COALESCE(s.available, 0) AS available, COALESCE(s.online, 0) AS online,
+                           COALESCE(q.waiting, 0) AS waiting
+                    FROM staff s FULL JOIN queue q ON q.language = s.language
+                    ORDER BY 1")
+                    .fetch_all(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
     found
         .iter()
         .map(|r| {
@@ -115,14 +123,16 @@ pub(crate) async fn match_times(
     store: &PgStore,
     since: DateTime<Utc>,
 ) -> Result<Vec<(LanguageCode, i64)>, StoreError> {
-    let mut tx = store.read().await?;
     let found = store
-        .q("SELECT language, match_time_ms FROM sessions WHERE started_at >= $1 ORDER BY started_at, id")
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
+        .read_routed(move |tx| {
+            Box::pin(async move {
+                tx.q("SELECT language, match_time_ms FROM sessions WHERE started_at >= $1 ORDER BY started_at, id")
+                    .bind(since)
+                    .fetch_all(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
     found
         .iter()
         .map(|r| Ok((language(r, "language")?, get(r, "match_time_ms")?)))
@@ -130,16 +140,18 @@ pub(crate) async fn match_times(
 }
 
 pub(crate) async fn status_counts(store: &PgStore) -> Result<Vec<StatusCount>, StoreError> {
-    let mut tx = store.read().await?;
     let found = store
-        .q("SELECT l.code AS language, i.status, count(*) AS n
-            FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
-            WHERE i.profile_updated_at IS NOT NULL
-            GROUP BY l.code, i.status ORDER BY l.code, i.status")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
+        .read_routed(move |tx| {
+            Box::pin(async move {
+                tx.q("SELECT l.code AS language, i.status, count(*) AS n
+                    FROM interpreter_languages l JOIN interpreters i ON i.user_id = l.user_id
+                    WHERE i.profile_updated_at IS NOT NULL
+                    GROUP BY l.code, i.status ORDER BY l.code, i.status")
+                    .fetch_all(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
     found
         .iter()
         .map(|r| {
@@ -156,16 +168,18 @@ pub(crate) async fn explanations(
     store: &PgStore,
     request: RequestId,
 ) -> Result<Vec<StoredExplanation>, StoreError> {
-    let mut tx = store.read().await?;
     let found = store
-        .q("SELECT e.offer_id, e.decided_at, e.body FROM explanations e
-            JOIN offers o ON o.id = e.offer_id
-            WHERE e.request_id = $1 ORDER BY e.decided_at, o.created_at, e.offer_id")
-        .bind(request.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
+        .read_routed(move |tx| {
+            Box::pin(async move {
+                tx.q("SELECT e.offer_id, e.decided_at, e.body FROM explanations e
+                    JOIN offers o ON o.id = e.offer_id
+                    WHERE e.request_id = $1 ORDER BY e.decided_at, o.created_at, e.offer_id")
+                    .bind(request.0)
+                    .fetch_all(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
     found
         .iter()
         .map(|r| {

@@ -148,6 +148,9 @@ module "service" {
   enable_execute_command  = var.enable_execute_command
   exec_kms_key_arn        = module.monitoring.kms_key_arn
   extra_environment       = var.extra_environment
+
+  # DATABASE_READ_URL (the first replica, directly) exactly when the database has a replica.
+  database_read_replica_count = var.db_read_replica_count
 }
 
 module "monitoring" {

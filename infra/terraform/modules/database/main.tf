@@ -212,7 +212,8 @@ resource "aws_db_instance" "primary" {
   tags = var.tags
 }
 
-# Read traffic (reports, admin lists) can go here; the application does not need it to run.
+# The API sends its read-heavy queries to the first replica (DATABASE_READ_URL, the secret's
+# read_url), directly rather than through the PgBouncer sidecar: docs/deploy.md says why.
 resource "aws_db_instance" "replica" {
   #checkov:skip=CKV_AWS_157:A read replica is rebuilt from the Multi-AZ primary in minutes; a standby for the replica doubles its cost for no durability
   #checkov:skip=CKV_AWS_133:Backups are taken on the primary; the replica holds no data of its own
@@ -267,6 +268,12 @@ locals {
   # Migrations, as the master user, straight to RDS: the certificate is verified against the
   # RDS authorities in the image and the host name checked (verify-full), not merely encrypted.
   direct_url = "postgres://${var.master_username}:${random_password.master.result}@${aws_db_instance.primary.address}:${aws_db_instance.primary.port}/${var.database_name}?sslmode=verify-full&sslrootcert=${var.ca_bundle_path}"
+  # The first replica, straight to RDS as the API's role with the certificate verified like
+  # direct_url (the API's replica pool is small and needs no pooler); only in the secret when a
+  # replica exists, so that the API gets DATABASE_READ_URL exactly then. try(): with no replica
+  # there is no replica[0] to name.
+  read_url    = try("postgres://${var.app_username}:${random_password.app.result}@${aws_db_instance.replica[0].address}:${aws_db_instance.replica[0].port}/${var.database_name}?sslmode=verify-full&sslrootcert=${var.ca_bundle_path}", "")
+  read_secret = { for key, url in { read_url = local.read_url } : key => url if var.read_replica_count > 0 }
 }
 
 resource "aws_secretsmanager_secret" "database" {
@@ -280,7 +287,7 @@ resource "aws_secretsmanager_secret" "database" {
 
 resource "aws_secretsmanager_secret_version" "database" {
   secret_id = aws_secretsmanager_secret.database.id
-  secret_string = jsonencode({
+  secret_string = jsonencode(merge({
     username = var.master_username
     password = random_password.master.result
     host     = aws_db_instance.primary.address
@@ -292,5 +299,5 @@ resource "aws_secretsmanager_secret_version" "database" {
     # The API's role, for the migrate task (which creates it) and the PgBouncer sidecar.
     app_username = var.app_username
     app_password = random_password.app.result
-  })
+  }, local.read_secret))
 }

@@ -19,7 +19,7 @@ output "replica_addresses" {
 }
 
 output "secret_arn" {
-  description = "Secrets Manager secret (JSON: username, password, host, port, dbname, pooled_url, direct_url)."
+  description = "Secrets Manager secret (JSON: username, password, host, port, dbname, pooled_url, direct_url; read_url, the first read replica, when read_replica_count > 0)."
   value       = aws_secretsmanager_secret.database.arn
 }
 

@@ -71,6 +71,10 @@ locals {
     REDIS_URL    = "${var.redis_secret_arn}:url::"
     JWT_SECRET   = var.jwt_secret_arn
   }
+  # The read replica, straight to RDS (not through the sidecar), only when the database module
+  # has one: the secret has no read_url key otherwise, and ECS would refuse to start the task.
+  api_read_secrets = { for name, from in { DATABASE_READ_URL = "${var.database_secret_arn}:read_url::" } : name => from if var.database_read_replica_count > 0 }
+  api_all_secrets  = merge(local.api_secrets, local.api_read_secrets)
 
   migrate_container = {
     name                   = "migrate"
@@ -139,7 +143,7 @@ locals {
     stopTimeout            = var.stop_timeout
     portMappings           = [{ containerPort = var.container_port, protocol = "tcp" }]
     environment            = [for k in sort(keys(local.api_environment)) : { name = k, value = local.api_environment[k] }]
-    secrets                = [for k in sort(keys(local.api_secrets)) : { name = k, valueFrom = local.api_secrets[k] }]
+    secrets                = [for k in sort(keys(local.api_all_secrets)) : { name = k, valueFrom = local.api_all_secrets[k] }]
     mountPoints            = [{ sourceVolume = "data", containerPath = "/data", readOnly = false }]
     # One open file per WebSocket: the default soft limit would cap connections per task.
     ulimits         = [{ name = "nofile", softLimit = var.nofile_limit, hardLimit = var.nofile_limit }]

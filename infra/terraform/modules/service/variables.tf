@@ -129,8 +129,14 @@ variable "log_group_name" {
 }
 
 variable "database_secret_arn" {
-  description = "Database secret (JSON keys username, password, host, port, dbname, pooled_url, direct_url)."
+  description = "Database secret (JSON keys username, password, host, port, dbname, pooled_url, direct_url, and read_url when the database has a read replica)."
   type        = string
+}
+
+variable "database_read_replica_count" {
+  description = "Read replicas of the database (the database module's read_replica_count): above 0 the API gets DATABASE_READ_URL from the secret's read_url."
+  type        = number
+  default     = 0
 }
 
 variable "redis_secret_arn" {
