@@ -12,13 +12,16 @@
 //!
 //! Accounts and profiles live in `accounts` and `interpreters` (the [`Store`] port); requests,
 //! offers, sessions, presence, timers and leases in `matching` (the
-//! [`dragoman_ports::MatchingStore`] port), over the same tables.
+//! [`dragoman_ports::MatchingStore`] port), over the same tables. The job queue of an instance
+//! without Redis is a table here too ([`PgQueue`], `queue`), beside the job effects (`jobs`).
 
 mod accounts;
 mod files;
 mod interpreters;
 mod jobs;
 mod matching;
+mod queue;
+mod queue_reads;
 pub mod testing;
 
 use std::str::FromStr;
@@ -36,6 +39,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+pub use queue::PgQueue;
 
 /// How connections reach PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
