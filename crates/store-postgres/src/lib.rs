@@ -21,7 +21,7 @@ mod interpreters;
 mod jobs;
 mod matching;
 mod queue;
-mod queue_reads;
+mod queue_operators;
 pub mod testing;
 
 use std::str::FromStr;

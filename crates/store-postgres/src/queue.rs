@@ -30,8 +30,8 @@ use crate::{PgStore, db_error};
 /// The queue on the store's database.
 #[derive(Debug, Clone)]
 pub struct PgQueue {
-    store: PgStore,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: PgStore,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl PgStore {
@@ -44,14 +44,14 @@ impl PgStore {
     }
 }
 
-fn backend(e: StoreError) -> QueueError {
+pub(crate) fn backend(e: StoreError) -> QueueError {
     match e {
         StoreError::Backend(e) => QueueError::Backend(e),
         other => QueueError::Backend(anyhow::Error::new(other)),
     }
 }
 
-fn sql(e: sqlx::Error) -> QueueError {
+pub(crate) fn sql(e: sqlx::Error) -> QueueError {
     backend(db_error(e))
 }
 
@@ -232,25 +232,11 @@ impl JobQueue for PgQueue {
     }
 
     async fn list(&self, state: JobState, limit: usize) -> Result<Vec<JobRecord>, QueueError> {
-        crate::queue_reads::list(self, state, limit).await
+        crate::queue_operators::list(self, state, limit).await
     }
 
     async fn retry_dead(&self, id: &str) -> Result<bool, QueueError> {
-        // An id this queue cannot have given is no dead job of it.
-        let Ok(id) = Uuid::parse_str(id) else {
-            return Ok(false);
-        };
-        let now = self.clock.now();
-        let moved = self
-            .one(
-                self.store
-                    .q("UPDATE jobs SET state = 'waiting', attempts = 0, run_at = $1, updated_at = $1
-                        WHERE id = $2 AND state = 'dead'")
-                    .bind(now)
-                    .bind(id),
-            )
-            .await?;
-        Ok(moved == 1)
+        crate::queue_operators::retry_dead(self, id).await
     }
 
     async fn purge_dead(&self) -> Result<u64, QueueError> {
@@ -259,17 +245,17 @@ impl JobQueue for PgQueue {
     }
 
     async fn counts(&self) -> Result<QueueCounts, QueueError> {
-        crate::queue_reads::counts(self).await
+        crate::queue_operators::counts(self).await
     }
 
     async fn kinds(&self) -> Result<Vec<String>, QueueError> {
-        crate::queue_reads::kinds(self).await
+        crate::queue_operators::kinds(self).await
     }
 }
 
 impl PgQueue {
     /// Runs one writing statement in a transaction of its own; how many rows it touched.
-    async fn one(
+    pub(crate) async fn one(
         &self,
         query: sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>,
     ) -> Result<u64, QueueError> {
@@ -278,22 +264,6 @@ impl PgQueue {
         tx.commit().await.map_err(sql)?;
         Ok(done.rows_affected())
     }
-
-    pub(crate) fn store(&self) -> &PgStore {
-        &self.store
-    }
-
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-}
-
-pub(crate) fn queue_error(e: sqlx::Error) -> QueueError {
-    sql(e)
-}
-
-pub(crate) fn store_error(e: StoreError) -> QueueError {
-    backend(e)
 }
 
 fn delivery(row: &PgRow) -> Result<Delivery, QueueError> {

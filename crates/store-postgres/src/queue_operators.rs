@@ -1,5 +1,5 @@
-//! What is read about the PostgreSQL job queue rather than moved in it: the lists operators see,
-//! the counts the gauges publish, the kinds workers look for handlers of.
+//! The PostgreSQL job queue as operators and the gauges see it: the lists, the counts, the
+//! kinds workers look for handlers of, and the replay of a dead job.
 //!
 //! Each read is served by an index of migration 0008, so that its cost follows what it returns,
 //! not how many jobs the table holds: the lists and counts by `jobs_state_idx`, the kinds by a
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use dragoman_ports::{JobRecord, JobState, QueueCounts, QueueError};
 use sqlx::Row;
 
-use crate::queue::{PgQueue, queue_error, store_error};
+use crate::queue::{PgQueue, backend as store_error, sql as queue_error};
 
 /// The columns of a [`JobRecord`], before a `FROM` clause (a macro: `concat!` takes literals).
 macro_rules! select {
@@ -42,11 +42,11 @@ pub(crate) async fn list(
             "FROM jobs WHERE state = 'dead' AND $1::timestamptz IS NOT NULL ORDER BY run_at, seq LIMIT $2",
         ),
     };
-    let store = queue.store();
+    let store = &queue.store;
     let mut tx = store.begin().await.map_err(store_error)?;
     let rows = store
         .q(query)
-        .bind(queue.now())
+        .bind(queue.clock.now())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await
@@ -76,7 +76,7 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn counts(queue: &PgQueue) -> Result<QueueCounts, QueueError> {
-    let store = queue.store();
+    let store = &queue.store;
     let mut tx = store.begin().await.map_err(store_error)?;
     // Four range counts on jobs_state_idx rather than one pass over the whole table.
     let row = store
@@ -85,7 +85,7 @@ pub(crate) async fn counts(queue: &PgQueue) -> Result<QueueCounts, QueueError> {
                 (SELECT count(*) FROM jobs WHERE state = 'waiting' AND run_at > $1) AS delayed,
                 (SELECT count(*) FROM jobs WHERE state = 'active') AS active,
                 (SELECT count(*) FROM jobs WHERE state = 'dead') AS dead")
-        .bind(queue.now())
+        .bind(queue.clock.now())
         .fetch_one(&mut *tx)
         .await
         .map_err(queue_error)?;
@@ -106,7 +106,7 @@ pub(crate) async fn counts(queue: &PgQueue) -> Result<QueueCounts, QueueError> {
 /// the next kind after the last one in a partial index led by `kind`: a few probes, where
 /// `SELECT DISTINCT` would read every row, and workers ask about once a second.
 pub(crate) async fn kinds(queue: &PgQueue) -> Result<Vec<String>, QueueError> {
-    let store = queue.store();
+    let store = &queue.store;
     let mut tx = store.begin().await.map_err(store_error)?;
     let kinds: Vec<String> = sqlx::query_scalar(
         "WITH RECURSIVE waiting (kind) AS (
@@ -133,4 +133,25 @@ pub(crate) async fn kinds(queue: &PgQueue) -> Result<Vec<String>, QueueError> {
     .map_err(queue_error)?;
     tx.commit().await.map_err(queue_error)?;
     Ok(kinds)
+}
+
+/// A dead job back to waiting, due now, its attempts reset; `false` if no dead job has this id.
+pub(crate) async fn retry_dead(queue: &PgQueue, id: &str) -> Result<bool, QueueError> {
+    // An id this queue cannot have given is no dead job of it.
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return Ok(false);
+    };
+    let moved = queue
+        .one(
+            queue
+                .store
+                .q(
+                    "UPDATE jobs SET state = 'waiting', attempts = 0, run_at = $1, updated_at = $1
+                    WHERE id = $2 AND state = 'dead'",
+                )
+                .bind(queue.clock.now())
+                .bind(id),
+        )
+        .await?;
+    Ok(moved == 1)
 }
