@@ -5,7 +5,10 @@
 //! phase's wall time; the runner reads Redis's CPU time around each phase.
 //!
 //! Environment: REDIS_URL (default redis://127.0.0.1:6379/2), QUEUE_PREFIX (default bench-dragoman),
-//! CHUNK (1000), CONCURRENCY (100).
+//! CHUNK (1000), CONCURRENCY (100). With DATABASE_URL the queue is PostgreSQL's `jobs` table
+//! instead (the queue of one instance without Redis; docs/jobs.md has the figures):
+//! DATABASE_POOLER=transaction behind PgBouncer 1.18, DATABASE_MIGRATION_URL (default
+//! DATABASE_URL) a direct URL the schema is brought up to date through first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +17,7 @@ use std::time::{Duration, Instant};
 use dragoman_jobs::{Handler, Policy, Worker};
 use dragoman_ports::{Delivery, JobQueue, NewJob, SystemClock};
 use dragoman_queue_redis::RedisQueue;
+use dragoman_store_postgres::{PgStore, Pooler};
 use tokio::sync::Notify;
 
 const KIND: &str = "noop";
@@ -64,9 +68,23 @@ async fn main() -> anyhow::Result<()> {
         [mode, n] => (mode.as_str(), n.parse::<usize>()?),
         _ => anyhow::bail!("usage: queue-bench add|drain N"),
     };
-    let url = env_or("REDIS_URL", "redis://127.0.0.1:6379/2");
-    let prefix = env_or("QUEUE_PREFIX", "bench-dragoman");
-    let queue = Arc::new(RedisQueue::connect(&url, &prefix, Arc::new(SystemClock)).await?);
+    let queue: Arc<dyn JobQueue> = match std::env::var("DATABASE_URL") {
+        Ok(url) => {
+            let pooler = match env_or("DATABASE_POOLER", "none").as_str() {
+                "none" => Pooler::None,
+                "transaction" => Pooler::Transaction,
+                other => anyhow::bail!("DATABASE_POOLER: {other:?} is not none or transaction"),
+            };
+            PgStore::migrate(&env_or("DATABASE_MIGRATION_URL", &url)).await?;
+            let store = PgStore::connect(&url, pooler, 10).await?;
+            Arc::new(store.queue(Arc::new(SystemClock)))
+        }
+        Err(_) => {
+            let url = env_or("REDIS_URL", "redis://127.0.0.1:6379/2");
+            let prefix = env_or("QUEUE_PREFIX", "bench-dragoman");
+            Arc::new(RedisQueue::connect(&url, &prefix, Arc::new(SystemClock)).await?)
+        }
+    };
     let started = Instant::now();
     match mode {
         "add" => {

@@ -1,5 +1,6 @@
 //! The job queue suite: delayed ordering, duplicates, priority, retries and backoff on a fake
-//! clock, dead-lettering, replay, purge, stalled-job recovery and release.
+//! clock, dead-lettering, replay, purge, stalled-job recovery, release, and concurrent
+//! reservations that never share a job.
 //!
 //! Each case is `pub async fn case(queue, clock)`: the queue reads time from the manual clock,
 //! except for stalled-job recovery, whose visibility timeout both backends measure in real time
@@ -254,6 +255,42 @@ pub async fn a_released_job_returns_without_counting(
     assert_eq!(again[0].attempt, 1);
 }
 
+/// Workers reserving at the same time never share a job, and between them take every one.
+pub async fn concurrent_reservations_never_share_a_job(
+    queue: Arc<dyn JobQueue>,
+    _clock: Arc<ManualClock>,
+) {
+    const JOBS: usize = 300;
+    let jobs = (0..JOBS).map(|i| job("t", &format!("k{i}"))).collect();
+    queue.enqueue_many(jobs).await.expect("enqueue");
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let queue = queue.clone();
+        workers.spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                let batch = queue
+                    .reserve("t", &format!("w{w}"), 7, VIS)
+                    .await
+                    .expect("reserve");
+                if batch.is_empty() {
+                    return taken;
+                }
+                taken.extend(batch.into_iter().map(|d| d.id));
+            }
+        });
+    }
+    let mut taken = Vec::new();
+    while let Some(ids) = workers.join_next().await {
+        taken.extend(ids.expect("a worker"));
+    }
+    let distinct: std::collections::HashSet<_> = taken.iter().collect();
+    assert_eq!(distinct.len(), taken.len(), "a job was handed out twice");
+    assert_eq!(taken.len(), JOBS);
+    let counts = queue.counts().await.expect("counts");
+    assert_eq!((counts.waiting, counts.active), (0, JOBS as u64));
+}
+
 /// Expands the queue suite into tests. `$factory` is an expression evaluated inside each async
 /// test, yielding `(Arc<dyn JobQueue>, Arc<ManualClock>, guard)`.
 #[macro_export]
@@ -270,6 +307,7 @@ macro_rules! queue_suite {
             purge_empties_the_dead_letter_list,
             a_stalled_job_is_handed_out_again,
             a_released_job_returns_without_counting,
+            concurrent_reservations_never_share_a_job,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

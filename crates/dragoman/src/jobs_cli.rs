@@ -1,5 +1,6 @@
 //! `dragoman jobs list|retry|purge`: the durable job queue from the command line, on the queue the
-//! configuration selects (Redis with REDIS_URL, else the embedded SQLite file).
+//! configuration selects (Redis with REDIS_URL, else the table in DATABASE_URL's PostgreSQL or
+//! in the embedded SQLite file).
 
 use std::sync::Arc;
 
@@ -46,10 +47,7 @@ impl From<StateArg> for JobState {
 pub async fn run(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
     let store = StoreBackend::open(settings).await?;
     let result = match job_queue(settings, &store, Arc::new(SystemClock)).await {
-        Ok(Some(queue)) => execute(queue.as_ref(), command).await,
-        Ok(None) => Err(anyhow::anyhow!(
-            "this configuration has no job queue (PostgreSQL without REDIS_URL)"
-        )),
+        Ok(queue) => execute(queue.as_ref(), command).await,
         Err(e) => Err(e),
     };
     store.close().await;

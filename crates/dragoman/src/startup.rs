@@ -149,37 +149,32 @@ pub struct Application {
     state: AppState,
     store: StoreBackend,
     engine: Arc<Engine>,
-    /// The durable job queue, if this configuration has one (see [`job_queue`]).
-    jobs: Option<Arc<dyn JobQueue>>,
+    /// The durable job queue (see [`job_queue`]).
+    jobs: Arc<dyn JobQueue>,
     shutdown_timeout: Duration,
     metrics_format: dragoman_telemetry::MetricsFormat,
     metrics_interval: Duration,
     service_name: String,
 }
 
-/// The job queue: Redis Streams when REDIS_URL is set (a fleet shares it), else the table in the
-/// embedded SQLite file. PostgreSQL without Redis has none in this build: docs/jobs.md.
+/// The job queue: Redis Streams when REDIS_URL is set (a fleet shares it), else a table in the
+/// store's own database (the embedded SQLite file, or PostgreSQL for one instance without Redis).
 pub async fn job_queue(
     settings: &Settings,
     store: &StoreBackend,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Option<Arc<dyn JobQueue>>> {
+) -> anyhow::Result<Arc<dyn JobQueue>> {
     Ok(match (&settings.redis, store) {
         (Some(redis), _) => {
             let (_, conn) = connect_redis(redis).await?;
-            Some(Arc::new(RedisQueue::new(
+            Arc::new(RedisQueue::new(
                 conn,
                 &format!("{}:jobs", redis.prefix),
                 clock,
-            )))
+            ))
         }
-        (None, StoreBackend::Sqlite(s)) => Some(Arc::new(s.queue(clock))),
-        (None, StoreBackend::Postgres(_)) => {
-            tracing::warn!(
-                "PostgreSQL without REDIS_URL: no durable job queue; session summaries are not written"
-            );
-            None
-        }
+        (None, StoreBackend::Sqlite(s)) => Arc::new(s.queue(clock)),
+        (None, StoreBackend::Postgres(s)) => Arc::new(s.queue(clock)),
     })
 }
 
@@ -275,14 +270,14 @@ impl Application {
                 clock.clone(),
                 engine_settings,
             )
-            .with_jobs(jobs.clone())
+            .with_jobs(Some(jobs.clone()))
             .with_availability_cache(availability)
             .with_objects(objects.storage.clone()),
         );
         let files = FilesState {
             objects: objects.storage,
             records: store.as_files(),
-            jobs: jobs.clone(),
+            jobs: Some(jobs.clone()),
             local: objects.local,
             abandon_after: settings.upload_abandon_after,
         };
@@ -354,28 +349,24 @@ impl Application {
             matching_stopped.clone(),
         ));
         let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
-        let worker = self.jobs.clone().map(|queue| {
-            Worker::new(queue, self.state.clock.clone())
-                .handle(Arc::new(SessionSummaryHandler::new(
-                    self.store.as_effects(),
-                )))
-                .handle(Arc::new(UploadSweepHandler::new(
-                    self.store.as_files(),
-                    self.store.as_port(),
-                    self.state.files.objects.clone(),
-                )))
-                .start()
-        });
-        // Summaries a crash kept from the queue: docs/jobs.md, the outbox.
-        let summary_relay = self.jobs.clone().map(|queue| {
-            dragoman_jobs::spawn_summary_relay(
+        let worker = Worker::new(self.jobs.clone(), self.state.clock.clone())
+            .handle(Arc::new(SessionSummaryHandler::new(
                 self.store.as_effects(),
-                queue,
-                self.state.clock.clone(),
-                SUMMARY_RELAY_EVERY,
-                SUMMARY_RELAY_GRACE,
-            )
-        });
+            )))
+            .handle(Arc::new(UploadSweepHandler::new(
+                self.store.as_files(),
+                self.store.as_port(),
+                self.state.files.objects.clone(),
+            )))
+            .start();
+        // Summaries a crash kept from the queue: docs/jobs.md, the outbox.
+        let summary_relay = dragoman_jobs::spawn_summary_relay(
+            self.store.as_effects(),
+            self.jobs.clone(),
+            self.state.clock.clone(),
+            SUMMARY_RELAY_EVERY,
+            SUMMARY_RELAY_GRACE,
+        );
         let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
         let hub = self.state.hub.clone();
         let registry = self.state.connections.clone();
@@ -409,12 +400,8 @@ impl Application {
             tracing::warn!(error = %e, "could not clear this instance from the connection registry");
         }
         let _ = stop_matching.send(true);
-        if let Some(summary_relay) = summary_relay {
-            summary_relay.abort();
-        }
-        if let Some(worker) = worker {
-            worker.stop().await;
-        }
+        summary_relay.abort();
+        worker.stop().await;
         relay.abort();
         presence.abort();
         if let Err(e) = runner.await {

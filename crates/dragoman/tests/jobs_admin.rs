@@ -1,6 +1,7 @@
 //! Operators and the durable job queue over HTTP: the dead-letter list, delayed and active jobs,
-//! replay of a dead job, the overview's count of dead jobs. On the embedded queue (SQLite) and on
-//! Redis Streams (PostgreSQL through PgBouncer, as a fleet runs).
+//! replay of a dead job, the overview's count of dead jobs. On the embedded queue (SQLite), on
+//! Redis Streams (PostgreSQL through PgBouncer, as a fleet runs), and on the PostgreSQL queue of an
+//! instance without Redis (through PgBouncer).
 
 mod common;
 
@@ -20,11 +21,14 @@ enum Queue {
     Embedded,
     /// Redis Streams, with the store on PostgreSQL through PgBouncer.
     Redis,
+    /// The `jobs` table of PostgreSQL (through PgBouncer), no Redis.
+    Postgres,
 }
 
 async fn spawn(queue: Queue) -> TestApp {
     match queue {
         Queue::Embedded => common::spawn_app(Backend::Sqlite).await,
+        Queue::Postgres => common::spawn_app(Backend::PgBouncer).await,
         Queue::Redis => {
             let (mut settings, dir, db) = common::settings(Backend::PgBouncer).await;
             settings.jwt_secret =
@@ -194,26 +198,7 @@ async fn operators_list_and_replay_jobs_on_redis() {
     operators_list_and_replay_jobs(Queue::Redis).await;
 }
 
-/// PostgreSQL without Redis has no queue: the lists are empty, a replay finds nothing, the
-/// overview says null.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_queue_there_are_no_jobs() {
-    let app = common::spawn_app(Backend::PgBouncer).await;
-    let admin = app.admin().await;
-    assert!(app.engine.job_queue().is_none());
-    assert!(list(&app, &admin.access, "?state=dead").await.is_empty());
-    expect_problem(
-        app.post_empty_as(&admin.access, "/v1/admin/jobs/1/retry")
-            .await,
-        404,
-    )
-    .await;
-    let overview: Value = app
-        .get_as(&admin.access, "/v1/admin/overview")
-        .await
-        .json()
-        .await
-        .expect("JSON");
-    assert!(overview["dead_jobs"].is_null(), "{overview}");
-    app.stop().await;
+async fn operators_list_and_replay_jobs_on_postgres_without_redis() {
+    operators_list_and_replay_jobs(Queue::Postgres).await;
 }

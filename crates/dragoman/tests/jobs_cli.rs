@@ -1,37 +1,58 @@
-//! `dragoman jobs list|retry|purge` on the embedded queue (the SQLite file under DATA_DIR) and on
-//! Redis (REDIS_URL): the binary itself, against jobs dead-lettered by the test the way a worker
-//! does it.
+//! `dragoman jobs list|retry|purge` on the embedded queue (the SQLite file under DATA_DIR), on
+//! Redis (REDIS_URL), and on PostgreSQL without Redis (DATABASE_URL through PgBouncer): the binary
+//! itself, against jobs dead-lettered by the test the way a worker does it.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use dragoman::Settings;
-use dragoman::config::RedisSettings;
+use dragoman::config::{Database, RedisSettings};
 use dragoman::startup::{StoreBackend, job_queue};
 use dragoman_ports::{JobQueue, NewJob, SystemClock};
+use dragoman_store_postgres::Pooler;
+use dragoman_store_postgres::testing::{DatabaseGuard, TestDatabase};
 use serde_json::{Value, json};
 
 const SECRET: &str = "a secret for the job queue CLI tests, 32 bytes+";
+
+/// Where the queue lives.
+#[derive(Debug, Clone, Copy)]
+enum Queue {
+    Embedded,
+    Redis,
+    Postgres,
+}
 
 struct Setup {
     dir: tempfile::TempDir,
     /// REDIS_URL and REDIS_PREFIX, when the queue is Redis.
     redis: Option<(String, String)>,
+    /// The database, when the queue is PostgreSQL's.
+    postgres: Option<DatabaseGuard>,
 }
 
 impl Setup {
-    fn new(on_redis: bool) -> Self {
-        let redis = on_redis.then(|| {
+    async fn new(queue: Queue) -> Self {
+        let redis = matches!(queue, Queue::Redis).then(|| {
             (
                 std::env::var("DRAGOMAN_TEST_REDIS")
                     .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
                 format!("test:{}", uuid::Uuid::new_v4().simple()),
             )
         });
+        let postgres = match queue {
+            Queue::Postgres => Some(DatabaseGuard(
+                TestDatabase::create()
+                    .await
+                    .expect("a PostgreSQL test database"),
+            )),
+            _ => None,
+        };
         Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
             redis,
+            postgres,
         }
     }
 
@@ -42,6 +63,15 @@ impl Setup {
             prefix,
             cluster: false,
         });
+        if let Some(db) = &self.postgres {
+            settings.database = Database::Postgres {
+                url: db.0.pgbouncer_url(),
+                migration_url: db.0.direct_url(),
+                pooler: Pooler::Transaction,
+                max_connections: 2,
+            };
+            settings.migrate = true;
+        }
         settings
     }
 
@@ -62,6 +92,13 @@ impl Setup {
                 .env("REDIS_PREFIX", prefix)
                 .env("JWT_SECRET", SECRET);
         }
+        if let Some(db) = &self.postgres {
+            command
+                .env("DATABASE_URL", db.0.pgbouncer_url())
+                .env("DATABASE_POOLER", "transaction")
+                .env("DATABASE_MIGRATION_URL", db.0.direct_url())
+                .env("JWT_SECRET", SECRET);
+        }
         command.output().expect("the binary runs")
     }
 
@@ -74,8 +111,7 @@ impl Setup {
             .expect("the store opens");
         let queue = job_queue(&settings, &store, Arc::new(SystemClock))
             .await
-            .expect("the queue connects")
-            .expect("a queue");
+            .expect("the queue connects");
         let out = work(queue).await;
         store.close().await;
         out
@@ -108,8 +144,8 @@ fn lines(output: &Output) -> Vec<Value> {
         .collect()
 }
 
-async fn jobs_commands(on_redis: bool) {
-    let setup = Setup::new(on_redis);
+async fn jobs_commands(queue: Queue) {
+    let setup = Setup::new(queue).await;
     let (first, second) = setup
         .with_queue(async |queue| {
             let first = dead_job(&queue, "cli-1").await;
@@ -178,35 +214,15 @@ async fn jobs_commands(on_redis: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_commands_on_the_embedded_queue() {
-    jobs_commands(false).await;
+    jobs_commands(Queue::Embedded).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_commands_on_redis() {
-    jobs_commands(true).await;
+    jobs_commands(Queue::Redis).await;
 }
 
-/// PostgreSQL without Redis has no queue: the command says so and fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jobs_commands_without_a_queue_fail_readably() {
-    let db = dragoman_store_postgres::testing::TestDatabase::create()
-        .await
-        .expect("a database");
-    let dir = tempfile::tempdir().expect("dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_dragoman"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATA_DIR", dir.path())
-        .env("DATABASE_URL", db.direct_url())
-        .env("MIGRATE", "true")
-        .env("JWT_SECRET", SECRET)
-        .env("LOG_LEVEL", "warn")
-        .args(["jobs", "list"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("no job queue"),
-        "{output:?}"
-    );
+async fn jobs_commands_on_postgres_without_redis() {
+    jobs_commands(Queue::Postgres).await;
 }

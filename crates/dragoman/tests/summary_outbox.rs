@@ -1,7 +1,8 @@
 //! The post-session summary cannot be lost between the session's end and its enqueue: ending a
 //! session writes an outbox row in the same transaction, and the relay enqueues every summary
 //! still owed. The crash is the commit of the end without the engine's enqueue (the process
-//! dying right after the store's transaction); on the embedded queue and on Redis.
+//! dying right after the store's transaction); on the embedded queue, on Redis, and on the
+//! PostgreSQL queue of an instance without Redis.
 
 mod common;
 
@@ -18,19 +19,34 @@ use dragoman_ports::{JobEffects, MatchingStore};
 use reqwest::StatusCode;
 use serde_json::json;
 
-async fn spawn(on_redis: bool) -> TestApp {
-    if !on_redis {
-        return common::spawn_app(Backend::Sqlite).await;
+/// Where the queue lives.
+#[derive(Debug, Clone, Copy)]
+enum Queue {
+    /// The `jobs` table of the embedded SQLite file.
+    Embedded,
+    /// Redis Streams, with the store on PostgreSQL through PgBouncer.
+    Redis,
+    /// The `jobs` table of PostgreSQL (through PgBouncer), no Redis.
+    Postgres,
+}
+
+async fn spawn(queue: Queue) -> TestApp {
+    match queue {
+        Queue::Embedded => common::spawn_app(Backend::Sqlite).await,
+        Queue::Postgres => common::spawn_app(Backend::PgBouncer).await,
+        Queue::Redis => {
+            let (mut settings, dir, db) = common::settings(Backend::PgBouncer).await;
+            settings.jwt_secret =
+                JwtSecret::Given(b"a secret for the summary outbox test, 32+".to_vec());
+            settings.redis = Some(RedisSettings {
+                url: std::env::var("DRAGOMAN_TEST_REDIS")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+                prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
+                cluster: false,
+            });
+            spawn_with(settings, dir, db).await
+        }
     }
-    let (mut settings, dir, db) = common::settings(Backend::PgBouncer).await;
-    settings.jwt_secret = JwtSecret::Given(b"a secret for the summary outbox test, 32+".to_vec());
-    settings.redis = Some(RedisSettings {
-        url: std::env::var("DRAGOMAN_TEST_REDIS")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
-        prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
-        cluster: false,
-    });
-    spawn_with(settings, dir, db).await
 }
 
 /// A second connection to the application's own database: the crash's side of the story.
@@ -85,8 +101,8 @@ async fn wait_for_summaries(effects: &dyn JobEffects, n: u64) {
     }
 }
 
-async fn a_crash_between_the_end_and_the_enqueue_loses_no_summary(on_redis: bool) {
-    let app = spawn(on_redis).await;
+async fn a_crash_between_the_end_and_the_enqueue_loses_no_summary(queue: Queue) {
+    let app = spawn(queue).await;
     let (store, effects) = side_store(&app).await;
     let queue = app.engine.job_queue().expect("a queue").clone();
 
@@ -164,10 +180,15 @@ async fn a_crash_between_the_end_and_the_enqueue_loses_no_summary(on_redis: bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_summary_lost_on_the_embedded_queue() {
-    a_crash_between_the_end_and_the_enqueue_loses_no_summary(false).await;
+    a_crash_between_the_end_and_the_enqueue_loses_no_summary(Queue::Embedded).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_summary_lost_on_redis() {
-    a_crash_between_the_end_and_the_enqueue_loses_no_summary(true).await;
+    a_crash_between_the_end_and_the_enqueue_loses_no_summary(Queue::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_summary_lost_on_postgres_without_redis() {
+    a_crash_between_the_end_and_the_enqueue_loses_no_summary(Queue::Postgres).await;
 }

@@ -71,8 +71,8 @@ pub struct AppState {
 pub struct FilesState {
     pub objects: Arc<dyn ObjectStorage>,
     pub records: Arc<dyn FileStore>,
-    /// `None` (PostgreSQL without Redis): abandoned uploads are left to the bucket's lifecycle
-    /// rule.
+    /// `None` (only where a test builds the state without a queue): abandoned uploads are left to
+    /// the bucket's lifecycle rule.
     pub jobs: Option<Arc<dyn JobQueue>>,
     /// The embedded storage, whose signed upload and download routes this server mounts.
     pub local: Option<LocalObjects>,

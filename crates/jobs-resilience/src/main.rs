@@ -20,12 +20,13 @@ struct Args {
     /// The embedded queue and store: this SQLite file.
     #[arg(long, conflicts_with_all = ["redis_url", "postgres"])]
     sqlite: Option<PathBuf>,
-    /// The Redis queue (with --prefix) ...
+    /// The Redis queue (with --prefix), with the PostgreSQL store of --postgres.
     #[arg(long, requires = "postgres")]
     redis_url: Option<String>,
     #[arg(long, default_value = "")]
     prefix: String,
-    /// ... and the PostgreSQL store.
+    /// The PostgreSQL store (through PgBouncer in transaction pooling); without --redis-url the
+    /// queue is its `jobs` table too.
     #[arg(long)]
     postgres: Option<String>,
     #[arg(long)]
@@ -103,7 +104,16 @@ async fn main() -> anyhow::Result<()> {
                     .await?,
                 ),
             ),
-            _ => anyhow::bail!("give --sqlite, or --redis-url with --postgres"),
+            (None, None, Some(pg)) => {
+                let store = dragoman_store_postgres::PgStore::connect(
+                    pg,
+                    dragoman_store_postgres::Pooler::Transaction,
+                    8,
+                )
+                .await?;
+                (Arc::new(store.queue(clock.clone())), Arc::new(store))
+            }
+            _ => anyhow::bail!("give --sqlite, --postgres, or --redis-url with --postgres"),
         };
     let visibility = Duration::from_millis(args.visibility_ms);
     let handler = Slow {

@@ -2,8 +2,9 @@
 //! their effect, some after it but not yet acknowledged); a second worker process recovers them
 //! after the visibility timeout. Every job's effect (a `session_summaries` row, written with its
 //! key's `job_runs` record in one transaction) exists exactly once, none is lost, and some jobs
-//! provably ran twice. On Redis Streams with PostgreSQL (the fleet) and on the embedded SQLite
-//! queue (one instance restarted).
+//! provably ran twice. On Redis Streams with PostgreSQL (the fleet), on the PostgreSQL queue
+//! without Redis (the worker through PgBouncer), and on the embedded SQLite queue (one instance
+//! restarted).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use dragoman_jobs::session_summary_job;
 use dragoman_ports::{JobEffects, JobQueue, SessionSummary, SystemClock};
-use dragoman_store_postgres::testing::TestDatabase;
+use dragoman_store_postgres::testing::{DatabaseGuard, TestDatabase};
 
 const JOBS: usize = 200;
 const CONCURRENCY: usize = 40;
@@ -57,6 +58,27 @@ async fn on_redis() -> Backend {
         queue: Arc::new(queue),
         effects: Arc::new(store),
         _keep: Box::new(db),
+    }
+}
+
+/// Queue and effects in one PostgreSQL database, no Redis: the worker goes through PgBouncer in
+/// transaction pooling, the test's own checks directly.
+async fn on_postgres() -> Backend {
+    let db = TestDatabase::create()
+        .await
+        .expect("a PostgreSQL test database");
+    let store = dragoman_store_postgres::PgStore::connect(
+        &db.direct_url(),
+        dragoman_store_postgres::Pooler::None,
+        2,
+    )
+    .await
+    .expect("connected");
+    Backend {
+        args: vec!["--postgres".into(), db.pgbouncer_url()],
+        queue: Arc::new(store.queue(Arc::new(SystemClock))),
+        effects: Arc::new(store),
+        _keep: Box::new(DatabaseGuard(db)),
     }
 }
 
@@ -216,6 +238,13 @@ async fn killed_worker_loses_nothing_and_repeats_nothing(backend: Backend, dir: 
 async fn sigkilled_worker_on_redis() {
     let dir = tempfile::tempdir().expect("dir");
     let backend = on_redis().await;
+    killed_worker_loses_nothing_and_repeats_nothing(backend, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_worker_on_postgres_without_redis() {
+    let dir = tempfile::tempdir().expect("dir");
+    let backend = on_postgres().await;
     killed_worker_loses_nothing_and_repeats_nothing(backend, dir.path()).await;
 }
 

@@ -16,7 +16,8 @@
 //!
 //! Accounts and profiles live in `accounts` and `interpreters` (the [`Store`] port); requests,
 //! offers, sessions, presence, timers and leases in `matching` (the
-//! [`dragoman_ports::MatchingStore`] port), over the same tables.
+//! [`dragoman_ports::MatchingStore`] port), over the same tables. The job queue of an instance
+//! without Redis is a table here too ([`PgQueue`], `queue`), beside the job effects (`jobs`).
 
 mod accounts;
 mod files;
@@ -25,6 +26,8 @@ mod jobs;
 mod matching;
 mod roles;
 pub use roles::valid_role_name;
+mod queue;
+mod queue_operators;
 mod reading;
 mod replica;
 pub mod testing;
@@ -46,6 +49,8 @@ use dragoman_ports::{
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Transaction};
+
+pub use queue::PgQueue;
 
 /// How connections reach PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
