@@ -56,6 +56,8 @@ locals {
       LOG_FORMAT     = "json"
       METRICS_FORMAT = "emf"
       AWS_REGION     = local.region
+      # The cluster client and hash-tagged keys when the cache is a Redis Cluster.
+      REDIS_CLUSTER = tostring(var.redis_cluster)
     },
     var.extra_environment,
   )
