@@ -7,12 +7,15 @@
 //! One subscriber task per instance reads both channels and feeds the local broadcast that the
 //! WebSocket hub relays.
 //!
-//! On a Redis Cluster both channels stay classic pub/sub, which the cluster delivers to
-//! subscribers on every node. Every instance listens to every event of both channels, so a
-//! sharded channel would not spread the load (each channel would sit on one shard), and user
-//! events must be published by the script that numbers and logs them: a script may only
-//! SPUBLISH to a channel in its own keys' slot, here the user's, which no instance subscribes
-//! to. The price is the cluster bus carrying each message to every node.
+//! On a Redis Cluster the bus stays one ordered stream: every user's log and counter are under the
+//! hash tag `{dragoman:events}` (`P{dragoman:events}:<user>`), so every event, topic events
+//! included (a one-line script declaring a key of that slot), is published by the one node that
+//! holds it, and each subscriber, on whichever node, receives them in the order they were sent.
+//! (Tagging each user's keys apart would spread the logs, but events published by different
+//! nodes reach a subscriber in no particular order.) Both channels stay classic pub/sub under the
+//! seed's names: every instance listens to every event, so a sharded channel would not spread the
+//! load, and a seed service subscribing to `interpreter-status` on any node keeps receiving it.
+//! The price is the cluster bus carrying each message to every node.
 
 use std::sync::Arc;
 
@@ -42,6 +45,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', ARGV[1], tostring(id) .. ' ' .. ARGV[2])
 return id
 "#;
+
+/// A topic event published from the node holding KEYS[1] (cluster only; unused otherwise).
+const PUBLISH_TOPIC_EVENT: &str = "return redis.call('PUBLISH', ARGV[1], ARGV[2])";
 
 /// The event kinds of API.md, so a decoded event keeps a `&'static str` kind.
 const KINDS: &[&str] = &[
@@ -77,10 +83,16 @@ fn topic_channel(prefix: &str) -> String {
     format!("{prefix}interpreter-status")
 }
 
-/// The user's event log; on a cluster the user's id is a hash tag, so that the log and its
-/// counter, which one script writes, share a slot.
+/// The user's event log; on a cluster every log and counter is under the one hash tag
+/// `{dragoman:events}` (see the module documentation).
 fn log_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
-    format!("{prefix}dragoman:events:{}", redis.tag(&user.to_string()))
+    format!("{prefix}{}:{user}", redis.tag("dragoman:events"))
+}
+
+/// On a cluster, a key of the events' slot: topic events are published from the node that
+/// publishes user events, so that every subscriber receives them in the order they were sent.
+fn order_key(redis: &RedisConn, prefix: &str) -> String {
+    format!("{prefix}{}", redis.tag("dragoman:events"))
 }
 
 fn seq_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
@@ -130,7 +142,13 @@ impl RedisBus {
             .context("opening a Redis pub/sub connection")?;
         pubsub.subscribe(user_channel(prefix)).await?;
         pubsub.subscribe(topic_channel(prefix)).await?;
-        tokio::spawn(subscriber(client, pubsub, local.clone(), prefix.to_owned()));
+        tokio::spawn(subscriber(
+            client,
+            redis.clone(),
+            pubsub,
+            local.clone(),
+            prefix.to_owned(),
+        ));
         let (queue, events) = mpsc::channel(QUEUE);
         tokio::spawn(publisher(redis.clone(), events, prefix.to_owned()));
         Ok(Arc::new(Self {
@@ -157,6 +175,13 @@ async fn publisher(mut redis: RedisConn, mut events: mpsc::Receiver<Event>, pref
                 .invoke_async::<u64>(&mut redis)
                 .await
                 .map(|_| ()),
+            Audience::Topic(_) if redis.is_cluster() => redis::Script::new(PUBLISH_TOPIC_EVENT)
+                .key(order_key(&redis, &prefix))
+                .arg(topic_channel(&prefix))
+                .arg(&payload)
+                .invoke_async::<i64>(&mut redis)
+                .await
+                .map(|_| ()),
             Audience::Topic(_) => redis::cmd("PUBLISH")
                 .arg(topic_channel(&prefix))
                 .arg(&payload)
@@ -172,6 +197,7 @@ async fn publisher(mut redis: RedisConn, mut events: mpsc::Receiver<Event>, pref
 
 async fn subscriber(
     client: redis::Client,
+    redis: RedisConn,
     mut pubsub: redis::aio::PubSub,
     local: broadcast::Sender<Arc<Delivered>>,
     prefix: String,
@@ -198,17 +224,20 @@ async fn subscriber(
         }
         // The connection dropped: events published meanwhile were missed here. Re-subscribe;
         // connected apps recover what they missed with `resume`.
+        // On a cluster, any live node will do.
         tracing::warn!("The Redis subscription dropped; reconnecting");
-        loop {
+        'reconnect: loop {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let Ok(mut fresh) = client.get_async_pubsub().await else {
-                continue;
-            };
-            if fresh.subscribe(&users).await.is_ok()
-                && fresh.subscribe(topic_channel(&prefix)).await.is_ok()
-            {
-                pubsub = fresh;
-                break;
+            for server in crate::conn::pubsub_servers(&client, &redis).await {
+                let Ok(mut fresh) = server.get_async_pubsub().await else {
+                    continue;
+                };
+                if fresh.subscribe(&users).await.is_ok()
+                    && fresh.subscribe(topic_channel(&prefix)).await.is_ok()
+                {
+                    pubsub = fresh;
+                    break 'reconnect;
+                }
             }
         }
     }

@@ -147,6 +147,66 @@ impl ConnectionLike for RedisConn {
     }
 }
 
+/// Where a pub/sub connection may be opened: the URL's server and, on a cluster, every node the
+/// cluster lists now (a classic subscription on any node receives what is published on any
+/// other), so that a subscriber whose node died finds another. Same credentials and TLS as the
+/// URL; a node announcing a host name is reached by it (TLS certificates name hosts).
+pub async fn pubsub_servers(client: &redis::Client, conn: &RedisConn) -> Vec<redis::Client> {
+    let mut servers = vec![client.clone()];
+    if !conn.is_cluster() {
+        return servers;
+    }
+    let Ok(nodes) = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async::<String>(&mut conn.clone())
+        .await
+    else {
+        return servers;
+    };
+    for line in nodes.lines() {
+        let mut fields = line.split(' ');
+        let (Some(_), Some(address), Some(flags)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if flags.contains("fail") || flags.contains("noaddr") {
+            continue;
+        }
+        // ip:port@bus-port[,hostname]
+        let (ip_port, rest) = address.split_once('@').unwrap_or((address, ""));
+        let Some((ip, port)) = ip_port.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let host = rest
+            .split_once(',')
+            .map(|(_, h)| h)
+            .filter(|h| !h.is_empty())
+            .unwrap_or(ip)
+            .to_owned();
+        let info = client.get_connection_info().clone();
+        let addr = match info.addr() {
+            redis::ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => redis::ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => redis::ConnectionAddr::Tcp(host, port),
+        };
+        if let Ok(node) = redis::Client::open(info.set_addr(addr)) {
+            servers.push(node);
+        }
+    }
+    servers
+}
+
 /// rustls needs one process-wide crypto provider, and this build links two (ring, which sqlx
 /// uses, and aws-lc-rs, which the S3 client brings): without a choice, the first TLS handshake
 /// would panic. Installs ring unless the process already chose.
@@ -222,6 +282,31 @@ pub async fn open(url: &str, cluster: bool) -> anyhow::Result<(redis::Client, Re
 #[cfg(test)]
 mod tests {
     use crate::testing::{Backend, connect, url};
+
+    /// On a cluster a subscriber may go to any of the six nodes; on a single Redis only there.
+    #[tokio::test]
+    async fn pubsub_servers_are_every_node_of_a_cluster() {
+        let (client, conn) = connect(Backend::Cluster).await;
+        let servers = super::pubsub_servers(&client, &conn).await;
+        assert_eq!(
+            servers.len(),
+            7,
+            "the URL's node and the six the cluster lists"
+        );
+        for server in servers {
+            let mut node = server
+                .get_multiplexed_async_connection()
+                .await
+                .expect("a node answers");
+            let pong: String = redis::cmd("PING")
+                .query_async(&mut node)
+                .await
+                .expect("PING");
+            assert_eq!(pong, "PONG");
+        }
+        let (client, conn) = connect(Backend::Tls).await;
+        assert_eq!(super::pubsub_servers(&client, &conn).await.len(), 1);
+    }
 
     /// An ACL user and its password in the URL (`rediss://user:password@host`), on TLS.
     #[tokio::test]
