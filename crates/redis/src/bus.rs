@@ -20,14 +20,13 @@
 use std::sync::Arc;
 
 use crate::RedisConn;
+use crate::wire::{decode, decode_user_message, encode};
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use dragoman_domain::UserId;
 use dragoman_ports::bus::RETENTION;
 use dragoman_ports::{Audience, Bus, Delivered, Event, Replay};
 use futures::StreamExt;
-use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 /// Events waiting for the publisher before new ones are dropped (and logged): bounded memory
@@ -48,17 +47,6 @@ return id
 
 /// A topic event published from the node holding KEYS[1] (cluster only; unused otherwise).
 const PUBLISH_TOPIC_EVENT: &str = "return redis.call('PUBLISH', ARGV[1], ARGV[2])";
-
-/// The event kinds of API.md, so a decoded event keeps a `&'static str` kind.
-const KINDS: &[&str] = &[
-    "offer.created",
-    "offer.rescinded",
-    "request.updated",
-    "request.matched",
-    "session.ended",
-    "status.changed",
-    "availability.changed",
-];
 
 pub struct RedisBus {
     local: broadcast::Sender<Arc<Delivered>>,
@@ -97,35 +85,6 @@ fn order_key(redis: &RedisConn, prefix: &str) -> String {
 
 fn seq_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
     format!("{}:seq", log_key(redis, prefix, user))
-}
-
-fn encode(event: &Event) -> String {
-    let (user, topic) = match &event.audience {
-        Audience::User(u) => (Some(u.to_string()), None),
-        Audience::Topic(t) => (None, Some(t.clone())),
-    };
-    json!({"user": user, "topic": topic, "kind": event.kind, "at": event.at, "data": event.data})
-        .to_string()
-}
-
-fn decode(id: Option<u64>, text: &str) -> Option<Delivered> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    let kind = KINDS.iter().copied().find(|k| v["kind"] == *k)?;
-    let audience = match (v["user"].as_str(), v["topic"].as_str()) {
-        (Some(u), _) => Audience::User(UserId(u.parse().ok()?)),
-        (None, Some(t)) => Audience::Topic(t.to_owned()),
-        _ => return None,
-    };
-    let at: DateTime<Utc> = v["at"].as_str()?.parse().ok()?;
-    Some(Delivered {
-        id,
-        event: Event {
-            audience,
-            kind,
-            at,
-            data: v["data"].clone(),
-        },
-    })
 }
 
 impl RedisBus {
@@ -211,9 +170,7 @@ async fn subscriber(
                     continue;
                 };
                 let delivered = if message.get_channel_name() == users {
-                    payload
-                        .split_once(' ')
-                        .and_then(|(id, rest)| decode(Some(id.parse().ok()?), rest))
+                    decode_user_message(&payload)
                 } else {
                     decode(None, &payload)
                 };
@@ -228,7 +185,7 @@ async fn subscriber(
         tracing::warn!("The Redis subscription dropped; reconnecting");
         'reconnect: loop {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            for server in crate::conn::pubsub_servers(&client, &redis).await {
+            for server in crate::open::pubsub_servers(&client, &redis).await {
                 let Ok(mut fresh) = server.get_async_pubsub().await else {
                     continue;
                 };

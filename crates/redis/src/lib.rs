@@ -20,15 +20,18 @@ mod bus;
 mod conn;
 mod connections;
 mod limiter;
+mod open;
 mod presence;
 #[cfg(test)]
 mod testing;
+mod wire;
 
 pub use availability::RedisAvailability;
 pub use bus::RedisBus;
-pub use conn::{ModeMismatch, RedisConn, open};
+pub use conn::RedisConn;
 pub use connections::RedisConnections;
 pub use limiter::RedisLimiter;
+pub use open::{ModeMismatch, open};
 pub use presence::RedisPresence;
 /// The client pub/sub connections are opened from.
 pub use redis::Client as RedisClient;
