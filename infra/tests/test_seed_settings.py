@@ -173,7 +173,7 @@ def test_redis_replication_group_encrypted_with_auth_and_failover(production: Es
     assert "random_password.auth_token" in production.resource(*group)["auth_token"]
     assert production.module_var("cache", "num_cache_clusters") == 2
     multi_node = locals_of(production.module_dir("cache"))["multi_node"]
-    assert multi_node == "${var.num_cache_clusters > 1}"
+    assert multi_node == "${var.cluster_mode || var.num_cache_clusters > 1}"
     assert production.resource(*group)["automatic_failover_enabled"] == "${local.multi_node}"
 
 

@@ -17,7 +17,7 @@
 //! (a duplicate-checked add, a retry, a dead-letter, promoting delayed jobs, replay, purge), one
 //! call per batch; reads and completions are plain commands, pipelined.
 //!
-//! On a Redis Cluster the prefix is a hash tag (`{dragoman:jobs}:q:...`): every key of the
+//! On a Redis Cluster the prefix is a hash tag (`{P}:q:...`): every key of the
 //! queue is in one slot, so the scripts, which build key names from the prefix, and the
 //! pipelines that touch several keys run on the one node that holds them. One queue is then
 //! served by one shard (its master, with its replica for failover); the cluster spreads the

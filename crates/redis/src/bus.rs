@@ -7,24 +7,26 @@
 //! One subscriber task per instance reads both channels and feeds the local broadcast that the
 //! WebSocket hub relays.
 //!
-//! On a Redis Cluster both channels stay classic pub/sub, which the cluster delivers to
-//! subscribers on every node. Every instance listens to every event of both channels, so a
-//! sharded channel would not spread the load (each channel would sit on one shard), and user
-//! events must be published by the script that numbers and logs them: a script may only
-//! SPUBLISH to a channel in its own keys' slot, here the user's, which no instance subscribes
-//! to. The price is the cluster bus carrying each message to every node.
+//! On a Redis Cluster the bus stays one ordered stream: every user's log and counter are under the
+//! hash tag `{dragoman:events}` (`P{dragoman:events}:<user>`), so every event, topic events
+//! included (a one-line script declaring a key of that slot), is published by the one node that
+//! holds it, and each subscriber, on whichever node, receives them in the order they were sent.
+//! (Tagging each user's keys apart would spread the logs, but events published by different
+//! nodes reach a subscriber in no particular order.) Both channels stay classic pub/sub under the
+//! seed's names: every instance listens to every event, so a sharded channel would not spread the
+//! load, and a seed service subscribing to `interpreter-status` on any node keeps receiving it.
+//! The price is the cluster bus carrying each message to every node.
 
 use std::sync::Arc;
 
 use crate::RedisConn;
+use crate::wire::{decode, decode_user_message, encode};
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use dragoman_domain::UserId;
 use dragoman_ports::bus::RETENTION;
 use dragoman_ports::{Audience, Bus, Delivered, Event, Replay};
 use futures::StreamExt;
-use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 /// Events waiting for the publisher before new ones are dropped (and logged): bounded memory
@@ -43,16 +45,8 @@ redis.call('PUBLISH', ARGV[1], tostring(id) .. ' ' .. ARGV[2])
 return id
 "#;
 
-/// The event kinds of API.md, so a decoded event keeps a `&'static str` kind.
-const KINDS: &[&str] = &[
-    "offer.created",
-    "offer.rescinded",
-    "request.updated",
-    "request.matched",
-    "session.ended",
-    "status.changed",
-    "availability.changed",
-];
+/// A topic event published from the node holding KEYS[1] (cluster only; unused otherwise).
+const PUBLISH_TOPIC_EVENT: &str = "return redis.call('PUBLISH', ARGV[1], ARGV[2])";
 
 pub struct RedisBus {
     local: broadcast::Sender<Arc<Delivered>>,
@@ -77,43 +71,20 @@ fn topic_channel(prefix: &str) -> String {
     format!("{prefix}interpreter-status")
 }
 
-/// The user's event log; on a cluster the user's id is a hash tag, so that the log and its
-/// counter, which one script writes, share a slot.
+/// The user's event log; on a cluster every log and counter is under the one hash tag
+/// `{dragoman:events}` (see the module documentation).
 fn log_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
-    format!("{prefix}dragoman:events:{}", redis.tag(&user.to_string()))
+    format!("{prefix}{}:{user}", redis.tag("dragoman:events"))
+}
+
+/// On a cluster, a key of the events' slot: topic events are published from the node that
+/// publishes user events, so that every subscriber receives them in the order they were sent.
+fn order_key(redis: &RedisConn, prefix: &str) -> String {
+    format!("{prefix}{}", redis.tag("dragoman:events"))
 }
 
 fn seq_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
     format!("{}:seq", log_key(redis, prefix, user))
-}
-
-fn encode(event: &Event) -> String {
-    let (user, topic) = match &event.audience {
-        Audience::User(u) => (Some(u.to_string()), None),
-        Audience::Topic(t) => (None, Some(t.clone())),
-    };
-    json!({"user": user, "topic": topic, "kind": event.kind, "at": event.at, "data": event.data})
-        .to_string()
-}
-
-fn decode(id: Option<u64>, text: &str) -> Option<Delivered> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    let kind = KINDS.iter().copied().find(|k| v["kind"] == *k)?;
-    let audience = match (v["user"].as_str(), v["topic"].as_str()) {
-        (Some(u), _) => Audience::User(UserId(u.parse().ok()?)),
-        (None, Some(t)) => Audience::Topic(t.to_owned()),
-        _ => return None,
-    };
-    let at: DateTime<Utc> = v["at"].as_str()?.parse().ok()?;
-    Some(Delivered {
-        id,
-        event: Event {
-            audience,
-            kind,
-            at,
-            data: v["data"].clone(),
-        },
-    })
 }
 
 impl RedisBus {
@@ -130,7 +101,13 @@ impl RedisBus {
             .context("opening a Redis pub/sub connection")?;
         pubsub.subscribe(user_channel(prefix)).await?;
         pubsub.subscribe(topic_channel(prefix)).await?;
-        tokio::spawn(subscriber(client, pubsub, local.clone(), prefix.to_owned()));
+        tokio::spawn(subscriber(
+            client,
+            redis.clone(),
+            pubsub,
+            local.clone(),
+            prefix.to_owned(),
+        ));
         let (queue, events) = mpsc::channel(QUEUE);
         tokio::spawn(publisher(redis.clone(), events, prefix.to_owned()));
         Ok(Arc::new(Self {
@@ -157,6 +134,13 @@ async fn publisher(mut redis: RedisConn, mut events: mpsc::Receiver<Event>, pref
                 .invoke_async::<u64>(&mut redis)
                 .await
                 .map(|_| ()),
+            Audience::Topic(_) if redis.is_cluster() => redis::Script::new(PUBLISH_TOPIC_EVENT)
+                .key(order_key(&redis, &prefix))
+                .arg(topic_channel(&prefix))
+                .arg(&payload)
+                .invoke_async::<i64>(&mut redis)
+                .await
+                .map(|_| ()),
             Audience::Topic(_) => redis::cmd("PUBLISH")
                 .arg(topic_channel(&prefix))
                 .arg(&payload)
@@ -172,6 +156,7 @@ async fn publisher(mut redis: RedisConn, mut events: mpsc::Receiver<Event>, pref
 
 async fn subscriber(
     client: redis::Client,
+    redis: RedisConn,
     mut pubsub: redis::aio::PubSub,
     local: broadcast::Sender<Arc<Delivered>>,
     prefix: String,
@@ -185,9 +170,7 @@ async fn subscriber(
                     continue;
                 };
                 let delivered = if message.get_channel_name() == users {
-                    payload
-                        .split_once(' ')
-                        .and_then(|(id, rest)| decode(Some(id.parse().ok()?), rest))
+                    decode_user_message(&payload)
                 } else {
                     decode(None, &payload)
                 };
@@ -198,17 +181,20 @@ async fn subscriber(
         }
         // The connection dropped: events published meanwhile were missed here. Re-subscribe;
         // connected apps recover what they missed with `resume`.
+        // On a cluster, any live node will do.
         tracing::warn!("The Redis subscription dropped; reconnecting");
-        loop {
+        'reconnect: loop {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let Ok(mut fresh) = client.get_async_pubsub().await else {
-                continue;
-            };
-            if fresh.subscribe(&users).await.is_ok()
-                && fresh.subscribe(topic_channel(&prefix)).await.is_ok()
-            {
-                pubsub = fresh;
-                break;
+            for server in crate::open::pubsub_servers(&client, &redis).await {
+                let Ok(mut fresh) = server.get_async_pubsub().await else {
+                    continue;
+                };
+                if fresh.subscribe(&users).await.is_ok()
+                    && fresh.subscribe(topic_channel(&prefix)).await.is_ok()
+                {
+                    pubsub = fresh;
+                    break 'reconnect;
+                }
             }
         }
     }

@@ -1,12 +1,5 @@
-//! The connection every Redis port shares: to one Redis (or a replication group's primary) or to
-//! a Redis Cluster, plain (`redis://`) or TLS (`rediss://`), with the password (and ACL user) of
-//! the URL.
-//!
-//! TLS is rustls through the redis crate's own feature. The authorities trusted are the
-//! system's (rustls-native-certs), which honours `SSL_CERT_FILE` and `SSL_CERT_DIR`: the
-//! production image carries Debian's bundle, to which ElastiCache's certificates chain, and a
-//! test or private deployment names its own authority there. A certificate that does not verify
-//! is an error, never a plaintext retry.
+//! The connection every Redis port shares, to one Redis (or a replication group's primary) or to
+//! a Redis Cluster (made by [`crate::open`]).
 //!
 //! On a cluster, every command goes to the node holding its key's slot; a pipeline or script
 //! must keep its keys in one slot, which [`RedisConn::tag`] (a hash tag on a cluster only) and
@@ -14,16 +7,10 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, Value};
-
-/// How long connecting and each answer may take before the command fails (and the connection
-/// is made again): a Redis that went away shows as errors within seconds, not a hang.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A multiplexed connection that reconnects by itself; cheap to clone (clones share it).
 #[derive(Clone)]
@@ -40,19 +27,6 @@ impl std::fmt::Debug for RedisConn {
         })
     }
 }
-
-/// The server is not of the kind the settings say (a cluster node without cluster mode set, or
-/// the reverse): the process must not start.
-#[derive(Debug)]
-pub struct ModeMismatch(pub String);
-
-impl std::fmt::Display for ModeMismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ModeMismatch {}
 
 impl RedisConn {
     pub fn is_cluster(&self) -> bool {
@@ -144,122 +118,5 @@ impl ConnectionLike for RedisConn {
             Self::Single(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
         }
-    }
-}
-
-/// rustls needs one process-wide crypto provider, and this build links two (ring, which sqlx
-/// uses, and aws-lc-rs, which the S3 client brings): without a choice, the first TLS handshake
-/// would panic. Installs ring unless the process already chose.
-fn choose_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may have installed one meanwhile: either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
-/// Connects to `url`, checks that the server answers and that it is a cluster exactly when
-/// `cluster` says so, and returns a client (for pub/sub, which needs a connection of its own)
-/// with the shared connection. A certificate that does not verify, a wrong password or an
-/// unreachable server is the error; a [`ModeMismatch`] when the kinds disagree.
-pub async fn open(url: &str, cluster: bool) -> anyhow::Result<(redis::Client, RedisConn)> {
-    choose_crypto_provider();
-    let client = redis::Client::open(url).context("not a Redis URL")?;
-    // One plain connection first: TLS, AUTH and the server's kind are checked here, once,
-    // with a clear error, before any client that retries.
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT));
-    let mut probe = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .context("cannot connect")?;
-    let info: String = redis::cmd("INFO")
-        .arg("cluster")
-        .query_async(&mut probe)
-        .await
-        .context("does not answer INFO")?;
-    let is_cluster = info.lines().any(|l| l.trim() == "cluster_enabled:1");
-    match (cluster, is_cluster) {
-        (true, false) => {
-            return Err(ModeMismatch(
-                "is true, but REDIS_URL is a Redis without cluster mode (cluster_enabled:0)".into(),
-            )
-            .into());
-        }
-        (false, true) => {
-            return Err(ModeMismatch(
-                "REDIS_URL is a Redis Cluster node (cluster_enabled:1): set REDIS_CLUSTER=true"
-                    .into(),
-            )
-            .into());
-        }
-        _ => {}
-    }
-    let conn = if cluster {
-        let cluster = redis::cluster::ClusterClientBuilder::new(vec![url])
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
-            .build()
-            .context("not a Redis Cluster URL")?
-            .get_async_connection()
-            .await
-            .context("cannot connect to the cluster")?;
-        RedisConn::Cluster(cluster)
-    } else {
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_max_delay(Duration::from_secs(1));
-        let manager = client
-            .get_connection_manager_with_config(config)
-            .await
-            .context("cannot connect")?;
-        RedisConn::Single(manager)
-    };
-    Ok((client, conn))
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::testing::{Backend, connect, url};
-
-    /// An ACL user and its password in the URL (`rediss://user:password@host`), on TLS.
-    #[tokio::test]
-    async fn an_acl_user_of_the_url_is_authenticated() {
-        let (_, mut admin) = connect(Backend::Tls).await;
-        let user = format!("test-{}", uuid::Uuid::new_v4().simple());
-        let _: () = redis::cmd("ACL")
-            .arg(&[
-                "SETUSER",
-                &user,
-                "on",
-                ">user-password",
-                "~*",
-                "&*",
-                "+@all",
-            ])
-            .query_async(&mut admin)
-            .await
-            .expect("user made");
-        let base = url(Backend::Tls);
-        let (scheme, rest) = base.split_once("://").expect("a URL");
-        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-        let (_, mut conn) = super::open(&format!("{scheme}://{user}:user-password@{host}"), false)
-            .await
-            .expect("connected as the ACL user");
-        let me: String = redis::cmd("ACL")
-            .arg("WHOAMI")
-            .query_async(&mut conn)
-            .await
-            .expect("answered");
-        let wrong = super::open(&format!("{scheme}://{user}:not-it@{host}"), false).await;
-        let _: i64 = redis::cmd("ACL")
-            .arg(&["DELUSER", &user])
-            .query_async(&mut admin)
-            .await
-            .expect("user removed");
-        assert_eq!(me, user);
-        let error = format!("{:#}", wrong.expect_err("a wrong password is refused"));
-        assert!(error.contains("authentication failed"), "{error}");
     }
 }

@@ -71,6 +71,7 @@ module "cache" {
   security_group_ids    = [module.network.cache_security_group_id]
   node_type             = "cache.t4g.small"
   num_cache_clusters    = 2
+  cluster_mode          = var.cache_cluster_mode
   slow_log_group_name   = module.monitoring.cache_slow_log_group_name
   engine_log_group_name = module.monitoring.cache_engine_log_group_name
 }
@@ -145,6 +146,7 @@ module "service" {
   log_group_name          = module.monitoring.app_log_group_name
   database_secret_arn     = module.database.secret_arn
   redis_secret_arn        = module.cache.secret_arn
+  redis_cluster           = module.cache.cluster_mode
   jwt_secret_arn          = module.iam.jwt_secret_arn
   uploads_bucket_name     = module.storage.uploads_bucket_name
   public_url              = "https://${var.domain_name}"
@@ -175,7 +177,9 @@ module "monitoring" {
   # Names, not module outputs: the database and cache modules take log groups from this module.
   db_instance_identifier     = local.name
   cache_replication_group_id = local.name
-  cache_node_count           = 2
+  # Cluster mode: three shards (the cache module's default) of a primary and one replica.
+  cache_node_count = 2
+  cache_shards     = var.cache_cluster_mode ? 3 : 0
 
   api_5xx_rate_threshold_percent = 5
   match_time_p95_threshold_ms    = 45000

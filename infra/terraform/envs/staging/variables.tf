@@ -88,3 +88,9 @@ variable "extra_environment" {
   type        = map(string)
   default     = {}
 }
+
+variable "cache_cluster_mode" {
+  description = "Run the cache as a Redis Cluster (three shards of a primary and a replica) instead of the seed's one primary and one replica."
+  type        = bool
+  default     = false
+}

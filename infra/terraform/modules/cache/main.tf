@@ -1,5 +1,6 @@
-# Cache: an ElastiCache Redis replication group (cluster mode off) for the availability cache,
-# the connection registry, rate limits, pub/sub between instances and the job queue.
+# Cache: an ElastiCache Redis replication group (cluster mode off by default, on with
+# cluster_mode) for the availability cache, the connection registry, rate limits, pub/sub between
+# instances and the job queue.
 #
 # The job queue lives here, so the parameter group sets maxmemory-policy noeviction: when memory
 # is full Redis refuses writes (the API answers an error, the monitoring alarm fires) instead of
@@ -30,8 +31,12 @@ terraform {
 data "aws_caller_identity" "current" {}
 
 locals {
-  multi_node = var.num_cache_clusters > 1
+  # Cluster mode always has a replica per shard (replicas_per_node_group >= 1).
+  multi_node = var.cluster_mode || var.num_cache_clusters > 1
   family     = "redis${split(".", var.engine_version)[0]}"
+  # Where the API connects: the configuration endpoint of a cluster (the cluster client learns
+  # the shards from it), else the primary endpoint, which follows failover.
+  endpoint = var.cluster_mode ? aws_elasticache_replication_group.this.configuration_endpoint_address : aws_elasticache_replication_group.this.primary_endpoint_address
 }
 
 resource "aws_kms_key" "cache" {
@@ -57,12 +62,23 @@ resource "aws_elasticache_subnet_group" "this" {
 }
 
 resource "aws_elasticache_parameter_group" "this" {
-  name   = "${var.name}-${local.family}"
+  # A new name when the mode changes: create_before_destroy makes the new group first.
+  name   = var.cluster_mode ? "${var.name}-${local.family}-cluster" : "${var.name}-${local.family}"
   family = local.family
 
   parameter {
     name  = "maxmemory-policy"
     value = "noeviction"
+  }
+
+  # A cluster-mode group needs a parameter group with cluster-enabled yes (without cluster mode
+  # the family's default, no, is left as it is).
+  dynamic "parameter" {
+    for_each = var.cluster_mode ? ["yes"] : []
+    content {
+      name  = "cluster-enabled"
+      value = parameter.value
+    }
   }
 
   lifecycle {
@@ -83,14 +99,20 @@ resource "aws_elasticache_replication_group" "this" {
   replication_group_id = var.name
   description          = "${var.name} cache, bus and job queue"
 
-  engine               = "redis"
-  engine_version       = var.engine_version
-  node_type            = var.node_type
-  num_cache_clusters   = var.num_cache_clusters
-  port                 = 6379
-  parameter_group_name = aws_elasticache_parameter_group.this.name
-  subnet_group_name    = aws_elasticache_subnet_group.this.name
-  security_group_ids   = var.security_group_ids
+  engine         = "redis"
+  engine_version = var.engine_version
+  node_type      = var.node_type
+  port           = 6379
+
+  # Cluster mode off (the seed): one primary and its replicas. On: shards of a primary and
+  # replicas each, behind a configuration endpoint.
+  cluster_mode            = var.cluster_mode ? "enabled" : "disabled"
+  num_cache_clusters      = var.cluster_mode ? null : var.num_cache_clusters
+  num_node_groups         = var.cluster_mode ? var.num_node_groups : null
+  replicas_per_node_group = var.cluster_mode ? var.replicas_per_node_group : null
+  parameter_group_name    = aws_elasticache_parameter_group.this.name
+  subnet_group_name       = aws_elasticache_subnet_group.this.name
+  security_group_ids      = var.security_group_ids
 
   automatic_failover_enabled = local.multi_node
   multi_az_enabled           = local.multi_node
@@ -137,9 +159,11 @@ resource "aws_secretsmanager_secret_version" "redis" {
   secret_id = aws_secretsmanager_secret.redis.id
   secret_string = jsonencode({
     auth_token = random_password.auth_token.result
-    host       = aws_elasticache_replication_group.this.primary_endpoint_address
+    host       = local.endpoint
     port       = tostring(aws_elasticache_replication_group.this.port)
-    # rediss: TLS, required because transit encryption is on.
-    url = "rediss://:${random_password.auth_token.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${aws_elasticache_replication_group.this.port}"
+    # rediss: TLS, required because transit encryption is on. With cluster mode, the
+    # configuration endpoint, and the API runs with REDIS_CLUSTER=true (the cluster output).
+    url     = "rediss://:${random_password.auth_token.result}@${local.endpoint}:${aws_elasticache_replication_group.this.port}"
+    cluster = var.cluster_mode ? "true" : "false"
   })
 }

@@ -14,8 +14,8 @@ output "reader_endpoint_address" {
 }
 
 output "num_cache_clusters" {
-  description = "Number of nodes."
-  value       = var.num_cache_clusters
+  description = "Number of nodes (with cluster mode: shards times one primary and its replicas)."
+  value       = var.cluster_mode ? var.num_node_groups * (1 + var.replicas_per_node_group) : var.num_cache_clusters
 }
 
 output "secret_arn" {
@@ -31,4 +31,14 @@ output "kms_key_arn" {
 output "parameter_group_name" {
   description = "Name of the parameter group."
   value       = aws_elasticache_parameter_group.this.name
+}
+
+output "cluster_mode" {
+  description = "Whether the group is a Redis Cluster: the API's REDIS_CLUSTER."
+  value       = var.cluster_mode
+}
+
+output "configuration_endpoint_address" {
+  description = "Host name of the configuration endpoint (cluster mode only; null otherwise)."
+  value       = aws_elasticache_replication_group.this.configuration_endpoint_address
 }

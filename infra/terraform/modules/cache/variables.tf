@@ -25,8 +25,36 @@ variable "node_type" {
   default     = "cache.r6g.large"
 }
 
+variable "cluster_mode" {
+  description = "Redis Cluster: the keys spread over num_node_groups shards, each a primary with replicas_per_node_group replicas; the API is told REDIS_CLUSTER=true and its URL is the configuration endpoint. Off: one primary with replicas (num_cache_clusters nodes)."
+  type        = bool
+  default     = false
+}
+
+variable "num_node_groups" {
+  description = "Shards when cluster_mode is on."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.num_node_groups >= 1 && var.num_node_groups <= 500
+    error_message = "A cluster has 1 to 500 shards."
+  }
+}
+
+variable "replicas_per_node_group" {
+  description = "Replicas of each shard's primary when cluster_mode is on; at least 1 for automatic failover."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.replicas_per_node_group >= 1 && var.replicas_per_node_group <= 5
+    error_message = "Each shard has 1 to 5 replicas (automatic failover needs one)."
+  }
+}
+
 variable "num_cache_clusters" {
-  description = "Nodes in the group: a primary and its replicas. More than one turns on automatic failover and Multi-AZ."
+  description = "Nodes in the group when cluster_mode is off: a primary and its replicas. More than one turns on automatic failover and Multi-AZ."
   type        = number
   default     = 2
 

@@ -26,9 +26,16 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
 
-  # ElastiCache names the members of a replication group <id>-001, <id>-002, ...; computed from the
-  # count so that the alarms can be planned before the group exists.
-  cache_members = [for i in range(var.cache_node_count) : format("%s-%03d", var.cache_replication_group_id, i + 1)]
+  # ElastiCache names the members of a replication group <id>-001, <id>-002, ..., and those of a
+  # cluster-mode group <id>-0001-001 (shard, node); computed from the counts so that the alarms
+  # can be planned before the group exists.
+  cache_members = var.cache_shards == 0 ? [
+    for i in range(var.cache_node_count) : format("%s-%03d", var.cache_replication_group_id, i + 1)
+    ] : flatten([
+      for s in range(var.cache_shards) : [
+        for n in range(var.cache_node_count) : format("%s-%04d-%03d", var.cache_replication_group_id, s + 1, n + 1)
+      ]
+  ])
 
   alarm_actions = [aws_sns_topic.alarms.arn]
 }

@@ -83,9 +83,15 @@ variable "cache_replication_group_id" {
 }
 
 variable "cache_node_count" {
-  description = "Number of nodes in the replication group (one alarm of each kind per node)."
+  description = "Number of nodes in the replication group, or in each shard when cache_shards > 0 (one alarm of each kind per node)."
   type        = number
   default     = 2
+}
+
+variable "cache_shards" {
+  description = "Shards of a cluster-mode replication group; 0: cluster mode off."
+  type        = number
+  default     = 0
 }
 
 variable "api_5xx_rate_threshold_percent" {

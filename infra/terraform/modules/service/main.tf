@@ -62,6 +62,8 @@ locals {
       # Behind the ALB every connection comes from the balancer; the client is the last
       # X-Forwarded-For entry, which the ALB appends (per-address login limits need it).
       TRUST_FORWARDED_FOR = "true"
+      # The cluster client and hash-tagged keys when the cache is a Redis Cluster.
+      REDIS_CLUSTER = tostring(var.redis_cluster)
     },
     var.extra_environment,
   )

@@ -144,6 +144,12 @@ variable "redis_secret_arn" {
   type        = string
 }
 
+variable "redis_cluster" {
+  description = "The Redis of redis_secret_arn is a Redis Cluster (the cache module's cluster_mode): the API runs with REDIS_CLUSTER=true."
+  type        = bool
+  default     = false
+}
+
 variable "jwt_secret_arn" {
   description = "JWT signing key secret (plain string)."
   type        = string
