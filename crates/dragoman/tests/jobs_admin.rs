@@ -8,41 +8,10 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use common::{Backend, TestApp, expect_problem, spawn_with};
-use dragoman::config::{JwtSecret, RedisSettings};
+use common::{Queue, TestApp, expect_problem, spawn_on_queue};
 use dragoman_ports::{JobQueue, NewJob};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Where the queue lives.
-#[derive(Debug, Clone, Copy)]
-enum Queue {
-    /// The `jobs` table of the embedded SQLite file.
-    Embedded,
-    /// Redis Streams, with the store on PostgreSQL through PgBouncer.
-    Redis,
-    /// The `jobs` table of PostgreSQL (through PgBouncer), no Redis.
-    Postgres,
-}
-
-async fn spawn(queue: Queue) -> TestApp {
-    match queue {
-        Queue::Embedded => common::spawn_app(Backend::Sqlite).await,
-        Queue::Postgres => common::spawn_app(Backend::PgBouncer).await,
-        Queue::Redis => {
-            let (mut settings, dir, db) = common::settings(Backend::PgBouncer).await;
-            settings.jwt_secret =
-                JwtSecret::Given(b"a secret for the job queue tests, 32 bytes+".to_vec());
-            settings.redis = Some(RedisSettings {
-                url: std::env::var("DRAGOMAN_TEST_REDIS")
-                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
-                prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
-                cluster: false,
-            });
-            spawn_with(settings, dir, db).await
-        }
-    }
-}
 
 /// A dead job of a type no worker serves, made by reserving it and failing it for good the way a
 /// worker does. The application's own worker also looks at unknown types (about once a second);
@@ -77,7 +46,7 @@ async fn list(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
 }
 
 async fn operators_list_and_replay_jobs(queue_kind: Queue) {
-    let app = spawn(queue_kind).await;
+    let app = spawn_on_queue(queue_kind).await;
     let admin = app.admin().await;
     let client = app.signup("client").await;
     let queue = app.engine.job_queue().expect("a job queue").clone();

@@ -10,44 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use common::{Backend, TestApp, spawn_with};
-use dragoman::config::{JwtSecret, RedisSettings};
+use common::{Queue, TestApp, spawn_on_queue};
 use dragoman_domain::UserId;
 use dragoman_domain::matching::SessionId;
 use dragoman_ports::matching::SessionOutcome;
 use dragoman_ports::{JobEffects, MatchingStore};
 use reqwest::StatusCode;
 use serde_json::json;
-
-/// Where the queue lives.
-#[derive(Debug, Clone, Copy)]
-enum Queue {
-    /// The `jobs` table of the embedded SQLite file.
-    Embedded,
-    /// Redis Streams, with the store on PostgreSQL through PgBouncer.
-    Redis,
-    /// The `jobs` table of PostgreSQL (through PgBouncer), no Redis.
-    Postgres,
-}
-
-async fn spawn(queue: Queue) -> TestApp {
-    match queue {
-        Queue::Embedded => common::spawn_app(Backend::Sqlite).await,
-        Queue::Postgres => common::spawn_app(Backend::PgBouncer).await,
-        Queue::Redis => {
-            let (mut settings, dir, db) = common::settings(Backend::PgBouncer).await;
-            settings.jwt_secret =
-                JwtSecret::Given(b"a secret for the summary outbox test, 32+".to_vec());
-            settings.redis = Some(RedisSettings {
-                url: std::env::var("DRAGOMAN_TEST_REDIS")
-                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
-                prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
-                cluster: false,
-            });
-            spawn_with(settings, dir, db).await
-        }
-    }
-}
 
 /// A second connection to the application's own database: the crash's side of the story.
 async fn side_store(app: &TestApp) -> (Arc<dyn MatchingStore>, Arc<dyn JobEffects>) {
@@ -102,7 +71,7 @@ async fn wait_for_summaries(effects: &dyn JobEffects, n: u64) {
 }
 
 async fn a_crash_between_the_end_and_the_enqueue_loses_no_summary(queue: Queue) {
-    let app = spawn(queue).await;
+    let app = spawn_on_queue(queue).await;
     let (store, effects) = side_store(&app).await;
     let queue = app.engine.job_queue().expect("a queue").clone();
 

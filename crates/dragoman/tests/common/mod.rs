@@ -7,13 +7,44 @@ use std::time::Duration;
 use dragoman_engine::Engine;
 use dragoman_ports::{Clock, Store, SystemClock};
 
-use dragoman::config::Database;
+use dragoman::config::{Database, JwtSecret, RedisSettings};
 use dragoman::{Application, Settings};
 use dragoman_store_postgres::Pooler;
 use dragoman_store_postgres::testing::TestDatabase;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+
+/// Where the job queue lives, for the tests that run on each.
+#[derive(Debug, Clone, Copy)]
+pub enum Queue {
+    /// The `jobs` table of the embedded SQLite file.
+    Embedded,
+    /// Redis Streams, with the store on PostgreSQL through PgBouncer.
+    Redis,
+    /// The `jobs` table of PostgreSQL (through PgBouncer), no Redis.
+    Postgres,
+}
+
+/// The application with its job queue on `queue`.
+pub async fn spawn_on_queue(queue: Queue) -> TestApp {
+    match queue {
+        Queue::Embedded => spawn_app(Backend::Sqlite).await,
+        Queue::Postgres => spawn_app(Backend::PgBouncer).await,
+        Queue::Redis => {
+            let (mut settings, dir, db) = settings(Backend::PgBouncer).await;
+            settings.jwt_secret =
+                JwtSecret::Given(b"a secret for the job queue tests, 32 bytes+".to_vec());
+            settings.redis = Some(RedisSettings {
+                url: std::env::var("DRAGOMAN_TEST_REDIS")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+                prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
+                cluster: false,
+            });
+            spawn_with(settings, dir, db).await
+        }
+    }
+}
 
 /// Which store the application runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

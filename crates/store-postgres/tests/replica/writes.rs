@@ -45,13 +45,31 @@ async fn a_write_the_replica_has_not_replayed_is_read_on_the_primary() {
     let session = session_between(matching, client, id, "es", 2).await;
     assert_eq!(available_es(matching).await, 0);
 
+    // The session itself must be on the replica before replay stops, or the premise below
+    // cannot be checked: wait for it (replay takes milliseconds here; a minute is allowed).
+    let mut on_replica = PgConnection::connect(&db.replica_url().await.expect("url"))
+        .await
+        .expect("the replica");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let there: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE id = $1")
+            .bind(session.id.0)
+            .fetch_one(&mut on_replica)
+            .await
+            .expect("the replica answers");
+        if there == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never replayed the session's start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let paused = ReplayPaused::start().await;
     let done = ended(matching, &session, client, 10).await;
     assert_eq!(status_of(matching, id).await, InterpreterStatus::WrapUp);
     // The premise: the replica itself does not have the end yet.
-    let mut on_replica = PgConnection::connect(&db.replica_url().await.expect("url"))
-        .await
-        .expect("the replica");
     let ended_there: bool =
         sqlx::query_scalar("SELECT ended_at IS NOT NULL FROM sessions WHERE id = $1")
             .bind(session.id.0)
