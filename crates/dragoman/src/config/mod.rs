@@ -4,6 +4,10 @@
 //! An invalid setting stops the process before it serves anything, with one line naming the
 //! variable and what is wrong, and exit status 2.
 
+mod database;
+
+pub use database::{AppRole, Database};
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
 use dragoman_http::ws::WsSettings;
-use dragoman_store_postgres::{Pooler, ReplicaSettings, valid_role_name};
+use dragoman_store_postgres::ReplicaSettings;
 use dragoman_telemetry::{LogFormat, MetricsFormat};
 
 /// The command line.
@@ -366,20 +370,6 @@ fn error(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Where records live.
-#[derive(Debug, Clone)]
-pub enum Database {
-    Sqlite {
-        path: PathBuf,
-    },
-    Postgres {
-        url: String,
-        migration_url: String,
-        pooler: Pooler,
-        max_connections: u32,
-    },
-}
-
 /// Where a fleet's instances meet.
 #[derive(Clone)]
 pub struct RedisSettings {
@@ -397,21 +387,6 @@ impl std::fmt::Debug for RedisSettings {
         f.debug_struct("RedisSettings")
             .field("prefix", &self.prefix)
             .field("cluster", &self.cluster)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The least-privilege role the API tasks connect as (see `PgStore::grant_app_role`).
-#[derive(Clone)]
-pub struct AppRole {
-    pub name: String,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for AppRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppRole")
-            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }
@@ -519,74 +494,8 @@ impl Settings {
 impl Config {
     /// Checks every setting; the first unusable one is the error.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
-        let database = match self.database_url.as_deref() {
-            None => Database::Sqlite {
-                path: self.data_dir.join("dragoman.sqlite"),
-            },
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let migration_url = match self.database_migration_url.as_deref() {
-                    Some(m) if m.starts_with("postgres://") || m.starts_with("postgresql://") => {
-                        m.to_owned()
-                    }
-                    Some(_) => {
-                        return Err(error(
-                            "DATABASE_MIGRATION_URL",
-                            "must start with postgres:// or postgresql://",
-                        ));
-                    }
-                    None => url.to_owned(),
-                };
-                if self.database_max_connections == 0 {
-                    return Err(error("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
-                }
-                Database::Postgres {
-                    url: url.to_owned(),
-                    migration_url,
-                    pooler: match self.database_pooler {
-                        PoolerArg::None => Pooler::None,
-                        PoolerArg::Transaction => Pooler::Transaction,
-                    },
-                    max_connections: self.database_max_connections,
-                }
-            }
-            Some(url) => {
-                let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("(none)");
-                return Err(error(
-                    "DATABASE_URL",
-                    format!(
-                        "unknown scheme {scheme:?}: use postgres://... (or unset it for the embedded SQLite database)"
-                    ),
-                ));
-            }
-        };
-
-        let app_role = match (&self.database_app_user, &database) {
-            (None, _) if self.database_app_password.is_some() => {
-                return Err(error(
-                    "DATABASE_APP_PASSWORD",
-                    "is set without DATABASE_APP_USER, the role it is for",
-                ));
-            }
-            (None, _) => None,
-            (Some(_), Database::Sqlite { .. }) => {
-                return Err(error(
-                    "DATABASE_APP_USER",
-                    "is a PostgreSQL role: set DATABASE_URL to postgres://... (the embedded database has no roles)",
-                ));
-            }
-            (Some(name), Database::Postgres { .. }) if !valid_role_name(name) => {
-                return Err(error(
-                    "DATABASE_APP_USER",
-                    format!(
-                        "{name:?} is not a plain role name (lower-case letters, digits and _, not starting with a digit or pg_, at most 63 bytes)"
-                    ),
-                ));
-            }
-            (Some(name), Database::Postgres { .. }) => Some(AppRole {
-                name: name.clone(),
-                password: self.database_app_password.clone().filter(|p| !p.is_empty()),
-            }),
-        };
+        let database = self.database()?;
+        let app_role = self.app_role(&database)?;
         let read_replica = self.read_replica(&database)?;
 
         let jwt_secret = match self.jwt_secret.as_deref() {
@@ -791,46 +700,6 @@ impl Config {
             lease_ttl: Duration::from_secs(self.lease_ttl_secs),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
         })
-    }
-}
-
-impl Config {
-    /// DATABASE_READ_URL and its settings: a replica of the PostgreSQL database, so only with one.
-    /// Whether it answers is checked when the store connects (a replica that does not answer at
-    /// start stops the process there, naming the variable as well).
-    fn read_replica(&self, database: &Database) -> Result<Option<ReplicaSettings>, ConfigError> {
-        let Some(url) = self.database_read_url.as_deref() else {
-            return Ok(None);
-        };
-        let Database::Postgres {
-            max_connections, ..
-        } = database
-        else {
-            return Err(error(
-                "DATABASE_READ_URL",
-                "is set but DATABASE_URL is not a PostgreSQL URL: a read replica serves a PostgreSQL primary (set DATABASE_URL=postgres://... or unset DATABASE_READ_URL)",
-            ));
-        };
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(error(
-                "DATABASE_READ_URL",
-                "must start with postgres:// or postgresql://",
-            ));
-        }
-        if self.database_read_max_lag_ms == 0 {
-            return Err(error("DATABASE_READ_MAX_LAG_MS", "must be at least 1"));
-        }
-        Ok(Some(ReplicaSettings {
-            url: url.to_owned(),
-            pooler: match self.database_read_pooler {
-                PoolerArg::None => Pooler::None,
-                PoolerArg::Transaction => Pooler::Transaction,
-            },
-            // The replica pool is sized like the primary's: the reads it takes are ones the
-            // primary pool no longer serves.
-            max_connections: *max_connections,
-            max_lag: Duration::from_millis(self.database_read_max_lag_ms),
-        }))
     }
 }
 
