@@ -7,27 +7,17 @@ use anyhow::Context;
 use dragoman_domain::{DisplayName, Email, Password, Role, UserId};
 use dragoman_http::auth::Passwords;
 use dragoman_ports::{Clock, NewUser, StoreError, SystemClock};
-use dragoman_store_postgres::PgStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{Database, Settings};
-use crate::startup::{StoreBackend, migration_variable, refused};
+use crate::startup::{StoreBackend, migrate_postgres};
 
 /// Brings the schema up to date. SQLite migrates by being opened.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     match &settings.database {
         Database::Postgres {
             url, migration_url, ..
-        } => {
-            PgStore::migrate(migration_url)
-                .await
-                .map_err(|e| refused(migration_variable(url, migration_url), e))?;
-            if let Some(role) = &settings.app_role {
-                PgStore::grant_app_role(migration_url, &role.name, role.password.as_deref())
-                    .await?;
-                tracing::info!(role = %role.name, "API role granted");
-            }
-        }
+        } => migrate_postgres(url, migration_url, settings.app_role.as_ref()).await?,
         Database::Sqlite { .. } => StoreBackend::open(settings).await?.close().await,
     }
     tracing::info!("Database migrated");

@@ -57,17 +57,13 @@ fn main() -> ExitCode {
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
-            // A setting found unusable only once tried (a replica that does not answer).
+            // A setting found unusable only once tried (a server that refuses it at start:
+            // REDIS_URL, DATABASE_URL's certificate, a replica that does not answer).
             Err(e) if e.downcast_ref::<dragoman::config::ConfigError>().is_some() => {
                 eprintln!("{e}");
                 ExitCode::from(2)
             }
             Err(e) => {
-                // A setting a server refused at start (REDIS_URL, ...): like any invalid setting.
-                if let Some(config) = e.downcast_ref::<dragoman::config::ConfigError>() {
-                    eprintln!("{config}");
-                    return ExitCode::from(2);
-                }
                 tracing::error!(error = %format!("{e:#}"), "Dragoman failed");
                 eprintln!("error: {e:#}");
                 ExitCode::FAILURE

@@ -24,7 +24,7 @@ use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
-use crate::config::{ConfigError, Database, RedisSettings, Settings};
+use crate::config::{AppRole, ConfigError, Database, RedisSettings, Settings};
 use crate::secret;
 
 /// Access tokens live 15 minutes; a refresh token 30 days.
@@ -54,17 +54,7 @@ impl StoreBackend {
                 max_connections,
             } => {
                 if settings.migrate {
-                    PgStore::migrate(migration_url)
-                        .await
-                        .map_err(|e| refused(migration_variable(url, migration_url), e))?;
-                    if let Some(role) = &settings.app_role {
-                        PgStore::grant_app_role(
-                            migration_url,
-                            &role.name,
-                            role.password.as_deref(),
-                        )
-                        .await?;
-                    }
+                    migrate_postgres(url, migration_url, settings.app_role.as_ref()).await?;
                 }
                 let mut store = PgStore::connect(url, *pooler, *max_connections)
                     .await
@@ -73,10 +63,10 @@ impl StoreBackend {
                 if let Some(replica) = &settings.read_replica {
                     // A replica given at start must answer at start: stop here, naming it.
                     store = store.with_replica(replica).await.map_err(|e| {
-                        anyhow::Error::new(ConfigError {
-                            variable: "DATABASE_READ_URL",
-                            message: format!("the replica cannot serve reads: {e:#}"),
-                        })
+                        ConfigError::new(
+                            "DATABASE_READ_URL",
+                            format!("the replica cannot serve reads: {e:#}"),
+                        )
                     })?;
                 }
                 Ok(Self::Postgres(store))
@@ -120,23 +110,37 @@ impl StoreBackend {
     }
 }
 
-/// The variable that named the migration URL.
-pub fn migration_variable(url: &str, migration_url: &str) -> &'static str {
-    if url == migration_url {
+/// Migrates PostgreSQL over `migration_url` (a direct connection), then creates or updates the
+/// API's least-privilege role and grants it, when one is set: `dragoman migrate` and
+/// `MIGRATE=true` both run this.
+pub async fn migrate_postgres(
+    url: &str,
+    migration_url: &str,
+    app_role: Option<&AppRole>,
+) -> anyhow::Result<()> {
+    let variable = if url == migration_url {
         "DATABASE_URL"
     } else {
         "DATABASE_MIGRATION_URL"
+    };
+    PgStore::migrate(migration_url)
+        .await
+        .map_err(|e| refused(variable, e))?;
+    if let Some(role) = app_role {
+        PgStore::grant_app_role(migration_url, &role.name, role.password.as_deref()).await?;
+        tracing::info!(role = %role.name, "API role granted");
     }
+    Ok(())
 }
 
 /// A connection refused for a reason only a setting can fix (a certificate that does not
 /// verify) becomes the configuration error of `variable` (exit 2); anything else is unchanged.
-pub fn refused(variable: &'static str, err: anyhow::Error) -> anyhow::Error {
+fn refused(variable: &'static str, err: anyhow::Error) -> anyhow::Error {
     match dragoman_store_postgres::tls_refusal(&err) {
-        Some(cause) => crate::config::ConfigError {
+        Some(cause) => ConfigError::new(
             variable,
-            message: format!("{cause} (sslrootcert names the authorities trusted)"),
-        }
+            format!("{cause} (sslrootcert names the authorities trusted)"),
+        )
         .into(),
         None => err,
     }
