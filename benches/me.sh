@@ -160,7 +160,7 @@ start_dragoman() {
     say "starting dragoman ($name, LOG_LEVEL=$level) on 127.0.0.1:$port; log lines to $log"
     launch "$WORK/dragoman-$name.pid" \
         env -u RUST_LOG -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u JWT_SECRET \
-        HOST=127.0.0.1 PORT="$port" DATA_DIR="$dir" LOG_FORMAT=json LOG_LEVEL="$level" \
+        HOST=127.0.0.1 PORT="$port" METRICS_PORT=0 DATA_DIR="$dir" LOG_FORMAT=json LOG_LEVEL="$level" \
         "$DRAGOMAN" >"$log" 2>"$WORK/dragoman-$name.err"
     printf -v "PID_$name" '%s' "$(cat "$WORK/dragoman-$name.pid")"
     wait_for "http://127.0.0.1:$port/health" "dragoman ($name)" "$WORK/dragoman-$name.err"

@@ -79,7 +79,7 @@ start_server() {
   case $kind in
   dragoman)
     mkdir -p "$WORK/data$n"
-    PORT=$port HOST=127.0.0.1 DATA_DIR="$WORK/data$n" JWT_SECRET="$SECRET" \
+    PORT=$port METRICS_PORT=0 HOST=127.0.0.1 DATA_DIR="$WORK/data$n" JWT_SECRET="$SECRET" \
       DATABASE_URL="$DB_URL" MIGRATE=true REDIS_URL="$REDIS_URL" REDIS_PREFIX="$key" \
       WS_MAX_CONNECTIONS=1000000 LOG_LEVEL=warn LOG_FORMAT=json \
       "$DRAGOMAN_BIN" serve >"$WORK/server$n.log" 2>&1 &

@@ -51,7 +51,7 @@ start_server() {
   case $kind in
   dragoman)
     rm -rf "$WORK/data" && mkdir -p "$WORK/data"
-    PORT=$port HOST=127.0.0.1 DATA_DIR="$WORK/data" JWT_SECRET="$SECRET" \
+    PORT=$port METRICS_PORT=0 HOST=127.0.0.1 DATA_DIR="$WORK/data" JWT_SECRET="$SECRET" \
       WS_MAX_CONNECTIONS=1000000 LOG_LEVEL=warn LOG_FORMAT=json \
       "$TARGET/release/dragoman" serve >"$WORK/server.log" 2>&1 &
     ;;

@@ -150,6 +150,8 @@ fn refused(variable: &'static str, err: anyhow::Error) -> anyhow::Error {
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    /// The separate listener of /metrics (METRICS_PORT).
+    metrics_listener: TcpListener,
     state: AppState,
     store: StoreBackend,
     engine: Arc<Engine>,
@@ -259,6 +261,13 @@ impl Application {
             .with_context(|| format!("listening on {address}"))?;
         // PORT=0 picks a free port: the default PUBLIC_URL then names the port actually bound, so
         // that the URLs of the embedded storage reach this server.
+        let metrics_address = format!("{}:{}", settings.host, settings.metrics_port);
+        let metrics_listener = TcpListener::bind(&metrics_address).await.map_err(|e| {
+            ConfigError::new(
+                "METRICS_PORT",
+                format!("cannot listen on {metrics_address}: {e}"),
+            )
+        })?;
         let mut settings = settings;
         if settings.port == 0 && settings.public_url.ends_with(":0") {
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -304,6 +313,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             store,
             engine,
@@ -328,6 +338,14 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port of the /metrics listener actually bound.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(0)
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish
@@ -376,8 +394,22 @@ impl Application {
         let registry = self.state.connections.clone();
         let instance = self.engine.instance_id().to_owned();
         let presence = tokio::spawn(keep_presence(self.state.clone(), self.engine.clone()));
-        tracing::info!(port = self.port(), "Dragoman listening");
-        let server = serve(self.listener, dragoman_http::router(self.state), signal);
+        tracing::info!(
+            port = self.port(),
+            metricsPort = self.metrics_port(),
+            "Dragoman listening"
+        );
+        let metrics_server = tokio::spawn(dragoman_http::routes::operations::serve_metrics(
+            self.metrics_listener,
+            self.state.metrics.clone(),
+        ));
+        let transport = self.state.settings.transport;
+        let server = serve(
+            self.listener,
+            dragoman_http::router(self.state),
+            transport,
+            signal,
+        );
         tokio::pin!(server);
         // The users held when the stop began: the connection registry forgets this instance
         // for every one of them, whichever way the drain ends.
@@ -408,6 +440,7 @@ impl Application {
         worker.stop().await;
         relay.abort();
         presence.abort();
+        metrics_server.abort();
         if let Err(e) = runner.await {
             tracing::error!(error = %e, "the matching runner failed");
         }

@@ -12,7 +12,9 @@ fn dragoman() -> Command {
     // Nothing from the environment of the test run leaks in.
     command
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Tests run side by side: each metrics listener takes a free port.
+        .env("METRICS_PORT", "0");
     command
 }
 
@@ -86,6 +88,8 @@ fn invalid_configuration_stops_with_status_2_naming_the_variable() {
 struct Server {
     child: Child,
     port: u16,
+    /// The /metrics listener's port, from the start-up line.
+    metrics_port: u16,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -121,10 +125,15 @@ impl Server {
         let mut server = Self {
             child,
             port,
+            metrics_port: 0,
             lines,
             seen: Vec::new(),
         };
-        server.wait_for("Dragoman listening");
+        let listening = server.wait_for("Dragoman listening");
+        server.metrics_port = listening["metricsPort"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .expect("the start-up line names the metrics port");
         server
     }
 
@@ -533,7 +542,7 @@ async fn a_match_logs_the_seed_line_and_feeds_the_histogram() {
     }
     requests += 9; // the eight above and /metrics below
     let metrics = http
-        .get(server.url("/metrics"))
+        .get(format!("http://127.0.0.1:{}/metrics", server.metrics_port))
         .send()
         .await
         .expect("sent")

@@ -43,7 +43,7 @@ async fn metrics_after_a_match_show_its_counts_gauges_and_observation() {
         .publish(&app.engine)
         .await
         .expect("gauges read");
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.metrics().await;
     let expect = |series: &str, value: f64| {
         assert_eq!(sample(&metrics, series), Some(value), "{series}\n{metrics}");
     };
@@ -135,7 +135,7 @@ async fn a_thousand_random_paths_leave_the_metrics_small() {
             assert!(status.is_client_error(), "{status}");
         }
     }
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.metrics().await;
     for (_, _, token) in &probes {
         assert!(!metrics.contains(token.as_str()), "{token} became a label");
     }

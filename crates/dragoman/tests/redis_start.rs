@@ -52,6 +52,7 @@ fn dragoman(redis_url: &str, cert_file: &str) -> (Command, tempfile::TempDir) {
         .env("SSL_CERT_FILE", cert_file)
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
+        .env("METRICS_PORT", "0")
         .env("LOG_FORMAT", "json");
     (command, dir)
 }

@@ -120,7 +120,7 @@ async fn callers_read_their_writes_through_the_replica() {
         "the end is listed: {listed}"
     );
 
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("dragoman_db_replica_up 1"),
         "the replica in use: {metrics}"

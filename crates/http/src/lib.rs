@@ -9,19 +9,19 @@ pub mod extract;
 mod observe;
 pub mod problem;
 pub mod routes;
+mod secure;
 pub mod state;
+pub mod transport;
 pub mod ws;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use observe::REQUEST_ID;
 pub use problem::ApiError;
 pub use state::{AppState, FilesState, HttpSettings};
+pub use transport::{Transport, serve};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -98,13 +99,8 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         .into();
     let body_limit = state.settings.body_limit_bytes;
-    // The embedded storage's own signed upload and download URLs; in S3 mode there are none and
-    // no file byte reaches this process.
-    let routes = match state.files.local.clone() {
-        Some(local) => routes.merge(routes::objects::router(local)),
-        None => routes,
-    };
-    routes
+    let transport = state.settings.transport;
+    let routes = routes
         .route(
             "/openapi.json",
             get(move || {
@@ -121,7 +117,19 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn_with_state(transport, transport::hygiene));
+    // The embedded storage's own signed upload and download URLs, under the upload timeouts; in
+    // S3 mode there are none and no file byte reaches this process.
+    let routes = match state.files.local.clone() {
+        Some(local) => routes.merge(routes::objects::router(local).layer(from_fn_with_state(
+            transport.for_uploads(),
+            transport::hygiene,
+        ))),
+        None => routes,
+    };
+    routes
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn_with_state(state.settings.hsts, secure::headers))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
@@ -130,30 +138,4 @@ pub fn router(state: AppState) -> Router {
 /// every other request go on.
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
-/// requests in flight to finish.
-///
-/// Every accepted connection has Nagle's algorithm off (TCP_NODELAY), as Node's HTTP server
-/// does by default: each response and each WebSocket frame is written whole, and waiting to
-/// coalesce it with the next would hold a real-time event back until the client's delayed
-/// acknowledgement (up to 40 ms on Linux).
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-        }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

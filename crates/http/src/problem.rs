@@ -55,6 +55,8 @@ pub enum ApiError {
     TooLarge(String),
     /// 415.
     UnsupportedMediaType(String),
+    /// 408: the body did not arrive within the body read timeout.
+    BodyTimeout(Duration),
     /// 422: well-formed but invalid values.
     Invalid(Vec<FieldError>),
     /// 429 with `Retry-After`.
@@ -138,6 +140,15 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
                 d.clone(),
+            ),
+            BodyTimeout(limit) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                "Request body too slow",
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    limit.as_secs()
+                ),
             ),
             Invalid(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -28,6 +28,12 @@ pub struct HttpSettings {
     /// Failed logins from one address within `login_window` before 429.
     pub login_failures_per_address: u32,
     pub login_window: Duration,
+    /// The connection layer's timeouts.
+    pub transport: crate::Transport,
+    /// Send Strict-Transport-Security (the public URL is https).
+    pub hsts: bool,
+    /// Opens /metrics on the public listener to a bearer of this token; `None`: 404 there.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl Default for HttpSettings {
@@ -38,6 +44,9 @@ impl Default for HttpSettings {
             login_failures_per_account: 10,
             login_failures_per_address: 100,
             login_window: Duration::from_secs(15 * 60),
+            transport: crate::Transport::default(),
+            hsts: false,
+            metrics_token: None,
         }
     }
 }

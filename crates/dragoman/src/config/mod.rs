@@ -332,6 +332,41 @@ pub struct Config {
         global = true
     )]
     pub metrics_interval_ms: u64,
+    /// The port of the separate listener that serves /metrics (0 picks a free port). The public
+    /// listener serves /metrics only to a caller presenting METRICS_TOKEN.
+    #[arg(long, env = "METRICS_PORT", default_value_t = 9100, global = true)]
+    pub metrics_port: u16,
+    /// A bearer token that opens /metrics on the public listener too. Unset: /metrics is only on
+    /// METRICS_PORT.
+    #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Seconds a connection may take to send a request's headers, counted from its opening or
+    /// from the end of its previous response (so also the keep-alive idle limit: keep it above
+    /// the load balancer's idle timeout of 60 s).
+    #[arg(
+        long,
+        env = "HTTP_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 65,
+        global = true
+    )]
+    pub http_header_read_timeout_secs: u64,
+    /// Seconds a request's body may take to arrive (signed uploads to the embedded storage get
+    /// at least ten minutes).
+    #[arg(
+        long,
+        env = "HTTP_BODY_READ_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub http_body_read_timeout_secs: u64,
+    /// Seconds a handler may take to answer before the request gets 503 with Retry-After.
+    #[arg(
+        long,
+        env = "HTTP_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub http_request_timeout_secs: u64,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -453,6 +488,8 @@ pub struct Settings {
     pub match_tick: Duration,
     pub lease_ttl: Duration,
     pub shutdown_timeout: Duration,
+    /// The port of the separate /metrics listener on `host` (0: a free one).
+    pub metrics_port: u16,
 }
 
 impl Settings {
@@ -487,6 +524,7 @@ impl Settings {
             match_tick: Duration::from_millis(500),
             lease_ttl: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(25),
+            metrics_port: 0,
         }
     }
 }
@@ -648,6 +686,36 @@ impl Config {
         if !(100..=3_600_000).contains(&self.metrics_interval_ms) {
             return Err(error("METRICS_INTERVAL_MS", "must be 100 to 3600000"));
         }
+        if self.metrics_port != 0 && self.metrics_port == self.port {
+            return Err(error(
+                "METRICS_PORT",
+                "must differ from PORT: /metrics is kept off the public listener",
+            ));
+        }
+        let metrics_token = match self.metrics_token.as_deref() {
+            Some(t) if t.len() < 16 => {
+                return Err(error(
+                    "METRICS_TOKEN",
+                    "must be at least 16 characters when set",
+                ));
+            }
+            t => t.map(Into::into),
+        };
+        for (variable, secs) in [
+            (
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                self.http_header_read_timeout_secs,
+            ),
+            (
+                "HTTP_BODY_READ_TIMEOUT_SECS",
+                self.http_body_read_timeout_secs,
+            ),
+            ("HTTP_REQUEST_TIMEOUT_SECS", self.http_request_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                return Err(error(variable, "must be 1 to 3600"));
+            }
+        }
 
         let needs_data_dir = matches!(database, Database::Sqlite { .. })
             || matches!(jwt_secret, JwtSecret::File(_))
@@ -656,6 +724,7 @@ impl Config {
             check_writable(&self.data_dir)?;
         }
 
+        let hsts = public_url.starts_with("https://");
         Ok(Settings {
             host: self.host.clone(),
             port: self.port,
@@ -686,6 +755,13 @@ impl Config {
                 login_failures_per_account: self.login_max_failures_per_account,
                 login_failures_per_address: self.login_max_failures_per_address,
                 login_window: Duration::from_secs(self.login_window_secs),
+                transport: dragoman_http::Transport {
+                    header_read_timeout: Duration::from_secs(self.http_header_read_timeout_secs),
+                    body_read_timeout: Duration::from_secs(self.http_body_read_timeout_secs),
+                    request_timeout: Duration::from_secs(self.http_request_timeout_secs),
+                },
+                hsts,
+                metrics_token,
                 ..HttpSettings::default()
             },
             matching,
@@ -699,6 +775,7 @@ impl Config {
             match_tick: Duration::from_millis(self.match_tick_ms),
             lease_ttl: Duration::from_secs(self.lease_ttl_secs),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            metrics_port: self.metrics_port,
         })
     }
 }

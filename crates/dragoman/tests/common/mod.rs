@@ -79,6 +79,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub base: String,
+    /// The separate /metrics listener.
+    pub metrics_base: String,
     pub http: reqwest::Client,
     pub data_dir: tempfile::TempDir,
     pub database: Option<TestDatabase>,
@@ -136,6 +138,7 @@ pub async fn spawn_with_clock(
     let store = app.store();
     let engine = app.engine();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_base = format!("http://127.0.0.1:{}", app.metrics_port());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -144,6 +147,7 @@ pub async fn spawn_with_clock(
         store,
         engine,
         base,
+        metrics_base,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -277,6 +281,18 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// The Prometheus text of the separate metrics listener.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.metrics_base))
+            .send()
+            .await
+            .expect("request sent")
+            .text()
+            .await
+            .expect("the metrics text")
     }
 
     pub async fn get(&self, path: &str) -> Response {

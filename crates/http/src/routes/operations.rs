@@ -1,14 +1,23 @@
 //! Operations: the load balancer's health check, readiness, metrics.
+//!
+//! /metrics is kept off the public listener: it is served on its own port (METRICS_PORT, see
+//! [`metrics_router`]), and on the public one only to a bearer of METRICS_TOKEN. /ready names
+//! each dependency's state, never the error text behind it (which can carry host names and
+//! driver messages); the text goes to the log.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dragoman_telemetry::PrometheusHandle;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::extract::Json;
+use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,10 +44,11 @@ async fn health() -> Json<Health> {
 pub struct DependencyState {
     pub name: &'static str,
     /// `up` or `down`.
+    #[schema(example = "up")]
     pub status: &'static str,
-    /// Why it is down, when it is.
+    /// Why it is down: `error` (it answered with one) or `timeout` (no answer within 2 s).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub reason: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,29 +58,34 @@ pub struct Readiness {
     pub dependencies: Vec<DependencyState>,
 }
 
-/// 200 when every dependency answers, else 503; the body lists each one.
+/// 200 when every dependency answers, else 503; the body lists each one's state.
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+    responses(
+        (status = 200, description = "every dependency answers", body = Readiness),
+        (status = 503, description = "a dependency is down or does not answer", body = Readiness),
+    ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let timeout = std::time::Duration::from_secs(2);
     let state_of =
         |name: &'static str, result: Result<anyhow::Result<()>, tokio::time::error::Elapsed>| {
-            match result {
-                Ok(Ok(())) => DependencyState {
-                    name,
-                    status: "up",
-                    error: None,
-                },
-                Ok(Err(e)) => DependencyState {
-                    name,
-                    status: "down",
-                    error: Some(format!("{e:#}")),
-                },
-                Err(_) => DependencyState {
-                    name,
-                    status: "down",
-                    error: Some("no answer within 2 s".to_owned()),
-                },
+            let reason = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => {
+                    tracing::warn!(dependency = name, error = %format!("{e:#}"), "readiness: a dependency is down");
+                    Some("error")
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        dependency = name,
+                        "readiness: a dependency did not answer within 2 s"
+                    );
+                    Some("timeout")
+                }
+            };
+            DependencyState {
+                name,
+                status: if reason.is_some() { "down" } else { "up" },
+                reason,
             }
         };
     let store = tokio::time::timeout(timeout, async {
@@ -99,15 +114,60 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     )
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition, on the public listener only to a bearer of METRICS_TOKEN (else
+/// 404: the route is not there for anyone else). The metrics port serves it to anyone who can
+/// reach that port.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
-async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 404, description = "METRICS_TOKEN is unset or was not presented", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&state.settings.metrics_token, presented) {
+        (Some(token), Some(presented)) if same_secret(token, presented) => {
+            exposition(&state.metrics).into_response()
+        }
+        _ => ApiError::NotFound.into_response(),
+    }
+}
+
+/// Compares digests, so the time taken does not tell how much of the token was right.
+fn same_secret(expected: &str, presented: &str) -> bool {
+    Sha256::digest(expected.as_bytes()) == Sha256::digest(presented.as_bytes())
+}
+
+fn exposition(metrics: &PrometheusHandle) -> impl IntoResponse + use<> {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        metrics.render(),
     )
+}
+
+/// Serves [`metrics_router`] on `listener` until aborted.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: PrometheusHandle,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(metrics)).await
+}
+
+/// The metrics listener's routes: `GET /metrics`, and 404 for everything else.
+pub fn metrics_router(metrics: PrometheusHandle) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { exposition(&metrics) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound })
 }
