@@ -249,7 +249,7 @@ async fn no_request_on_a_reused_connection_dies_unanswered() {
             for i in 0..REQUESTS / CONNECTIONS {
                 let kind = garbage.next() % 8;
                 // Mostly small bodies; every eighth one is over the 64 KiB limit.
-                let len = if garbage.next() % 8 == 0 {
+                let len = if garbage.next().is_multiple_of(8) {
                     65 * 1024 + (garbage.next() % (256 * 1024)) as usize
                 } else {
                     (garbage.next() % 2048) as usize
