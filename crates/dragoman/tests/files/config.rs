@@ -35,6 +35,9 @@ fn unusable_storage_settings_stop_the_binary() {
     );
     refused(&[("UPLOAD_ABANDON_SECS", "10")], "UPLOAD_ABANDON_SECS");
     refused(&[("DOCUMENTS_PER_SESSION", "0")], "DOCUMENTS_PER_SESSION");
-    refused(&[("DOCUMENTS_PER_SESSION", "100000")], "DOCUMENTS_PER_SESSION");
+    refused(
+        &[("DOCUMENTS_PER_SESSION", "100000")],
+        "DOCUMENTS_PER_SESSION",
+    );
     refused(&[("UPLOAD_URLS_PER_HOUR", "0")], "UPLOAD_URLS_PER_HOUR");
 }

@@ -18,10 +18,13 @@
 
 use std::io::Cursor;
 
+use dragoman_ports::{ObjectKey, ObjectStorage};
 use tokio::sync::Semaphore;
 use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
+
+use crate::problem::ApiError;
 
 /// Largest image accepted, in pixels (about 67 megapixels: beyond any phone camera).
 pub(crate) const MAX_PIXELS: usize = 64 * 1024 * 1024;
@@ -37,17 +40,29 @@ pub(crate) const CONCURRENT_CHECKS: usize = 2;
 
 static CHECKS: Semaphore = Semaphore::const_new(CONCURRENT_CHECKS);
 
-/// Whether `bytes` are a whole, well-formed file of `content_type`; if not, why (for the client).
-pub(crate) async fn check(
-    content_type: String,
-    bytes: Vec<u8>,
-) -> anyhow::Result<Result<(), String>> {
-    let _turn = CHECKS.acquire().await?;
-    let verdict = tokio::task::spawn_blocking(move || check_now(&content_type, &bytes)).await?;
-    Ok(verdict)
+/// Reads the object at `key` whole and checks that it is a whole, well-formed file of
+/// `content_type`: `None` if the object is absent, else the verdict (why not, for the client).
+/// The turn is taken before the object is read, so that calls waiting for one hold no bytes.
+pub(crate) async fn check_object(
+    objects: &dyn ObjectStorage,
+    key: &ObjectKey,
+    content_type: &str,
+) -> Result<Option<Result<(), String>>, ApiError> {
+    let _turn = CHECKS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(object) = objects.get(key).await? else {
+        return Ok(None);
+    };
+    let content_type = content_type.to_owned();
+    let verdict = tokio::task::spawn_blocking(move || check_now(&content_type, &object.bytes))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Some(verdict))
 }
 
-/// [`check`], on the calling thread.
+/// Whether `bytes` are a whole, well-formed file of `content_type`; if not, why.
 pub(crate) fn check_now(content_type: &str, bytes: &[u8]) -> Result<(), String> {
     match content_type {
         "image/png" => png_file(bytes).map_err(|e| format!("not a valid PNG image ({e})")),

@@ -203,14 +203,10 @@ pub(crate) async fn verify(
         Some(format!("the object is not of type {content_type}"))
     } else {
         // The size was just checked against the declared one (at most 20 MiB).
-        let Some(object) = objects.get(key).await? else {
+        let Some(verdict) = content::check_object(objects, key, content_type).await? else {
             return Ok(Err(Unverified::Missing));
         };
-        content::check(content_type.to_owned(), object.bytes)
-            .await
-            .map_err(ApiError::Internal)?
-            .err()
-            .map(|why| format!("the file is {why}"))
+        verdict.err().map(|why| format!("the file is {why}"))
     };
     match wrong {
         None => {
