@@ -1,5 +1,7 @@
 //! The object storage suite: what a client holding a presigned URL can and cannot do, checked
-//! over real HTTP against the storage that serves the URL (the server's own routes, or S3).
+//! over real HTTP against the storage that serves the URL (the server's own routes, or S3):
+//! among others, that once an upload is sealed its URL can no longer change what is served, and
+//! that downloads are attachments.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,10 @@ macro_rules! objects_suite {
             download_url_is_signed_and_expires,
             put_get_list_and_delete,
             settled_upload_is_kept_as_it_was,
+            sealed_upload_cannot_be_replaced_through_its_url,
+            nothing_to_seal_without_an_upload,
+            deleting_a_sealed_upload_frees_its_url,
+            download_is_an_attachment,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -98,6 +104,10 @@ pub async fn upload_and_download_round_trip(objects: Arc<dyn ObjectStorage>) {
     );
     let status = send(&put, &put.url, bytes.clone(), None).await;
     assert!(status.is_success(), "upload answered {status}");
+    assert!(
+        objects.seal(&key).await.expect("seal"),
+        "the upload is there"
+    );
 
     let meta = objects.head(&key).await.expect("head").expect("the object");
     assert_eq!(meta.size, bytes.len() as u64);
@@ -260,6 +270,7 @@ pub async fn settled_upload_is_kept_as_it_was(objects: Arc<dyn ObjectStorage>) {
         .await
         .expect("presign");
     assert_eq!(send(&put, &put.url, bytes.clone(), None).await, 200);
+    assert!(objects.seal(&key).await.expect("seal"));
     objects.settle(&key).await.expect("settled");
     let meta = objects
         .head(&key)
@@ -274,4 +285,111 @@ pub async fn settled_upload_is_kept_as_it_was(objects: Arc<dyn ObjectStorage>) {
         .expect("read")
         .expect("present");
     assert_eq!(start, bytes[..8]);
+}
+
+/// An HTML page of exactly `len` bytes (`len` at least 40), as an attacker would put in place of
+/// a verified image.
+fn html(len: usize) -> Vec<u8> {
+    let mut page = b"<html><script>alert(1)</script>".to_vec();
+    page.resize(len - 7, b' ');
+    page.extend_from_slice(b"</html>");
+    page
+}
+
+async fn served(objects: &Arc<dyn ObjectStorage>, key: &ObjectKey) -> Vec<u8> {
+    let get = objects
+        .presign_get(key, Duration::from_secs(300))
+        .await
+        .expect("presign");
+    let response = reqwest::get(&get.url).await.expect("storage answers");
+    assert_eq!(response.status(), 200, "download of {key}");
+    response.bytes().await.expect("body").to_vec()
+}
+
+pub async fn sealed_upload_cannot_be_replaced_through_its_url(objects: Arc<dyn ObjectStorage>) {
+    let key = key("avatar");
+    let bytes = png(300);
+    let put = objects
+        .presign_put(&key, &spec(bytes.len()), Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert_eq!(send(&put, &put.url, bytes.clone(), None).await, 200);
+    assert!(objects.seal(&key).await.expect("seal"));
+    // The same URL, valid and unexpired, with the signed type and length: refused (the
+    // embedded storage) or stored where nothing is served from (S3).
+    let again = send(&put, &put.url, html(300), None).await;
+    assert!(
+        again.is_success() || again == 409,
+        "a second upload answered {again}"
+    );
+    assert!(objects.seal(&key).await.expect("sealing again"));
+    assert_eq!(
+        objects.get(&key).await.expect("get").expect("kept").bytes,
+        bytes
+    );
+    assert_eq!(served(&objects, &key).await, bytes);
+}
+
+pub async fn nothing_to_seal_without_an_upload(objects: Arc<dyn ObjectStorage>) {
+    let key = key("not-yet-uploaded");
+    let put = objects
+        .presign_put(&key, &spec(10), Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert!(!objects.seal(&key).await.expect("seal"));
+    assert_absent(&objects, &key).await;
+    // `complete` called too early seals nothing: the URL still uploads.
+    assert_eq!(send(&put, &put.url, png(10), None).await, 200);
+    assert!(objects.seal(&key).await.expect("seal"));
+    assert_eq!(served(&objects, &key).await, png(10));
+}
+
+pub async fn deleting_a_sealed_upload_frees_its_url(objects: Arc<dyn ObjectStorage>) {
+    let key = key("refused");
+    let put = objects
+        .presign_put(&key, &spec(200), Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert_eq!(send(&put, &put.url, html(200), None).await, 200);
+    assert!(objects.seal(&key).await.expect("seal"));
+    // Verification refused it: removed, and the app may upload the right file again.
+    objects.delete(&key).await.expect("delete");
+    assert!(!objects.seal(&key).await.expect("seal"), "nothing is left");
+    let bytes = png(200);
+    assert_eq!(send(&put, &put.url, bytes.clone(), None).await, 200);
+    assert!(objects.seal(&key).await.expect("seal"));
+    assert_eq!(served(&objects, &key).await, bytes);
+    // An upload never sealed is removed with its key too.
+    let abandoned = self::key("abandoned");
+    let put = objects
+        .presign_put(&abandoned, &spec(100), Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert_eq!(send(&put, &put.url, png(100), None).await, 200);
+    objects.delete(&abandoned).await.expect("delete");
+    assert!(!objects.seal(&abandoned).await.expect("seal"));
+}
+
+pub async fn download_is_an_attachment(objects: Arc<dyn ObjectStorage>) {
+    let key = key("page");
+    objects
+        .put(&key, "text/html", html(100))
+        .await
+        .expect("put");
+    let get = objects
+        .presign_get(&key, Duration::from_secs(300))
+        .await
+        .expect("presign");
+    let response = reqwest::get(&get.url).await.expect("storage answers");
+    assert_eq!(response.status(), 200);
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment"),
+        "Content-Disposition: {disposition:?}"
+    );
 }

@@ -293,6 +293,8 @@ impl Application {
             jobs: Some(jobs.clone()),
             local: objects.local,
             abandon_after: settings.upload_abandon_after,
+            documents_per_session: settings.documents_per_session,
+            upload_urls_per_hour: settings.upload_urls_per_hour,
         };
         let hub = Arc::new(Hub::new());
         let state = AppState {

@@ -87,4 +87,10 @@ pub struct FilesState {
     pub local: Option<LocalObjects>,
     /// An upload not completed within this is removed.
     pub abandon_after: Duration,
+    /// Documents a session may have, pending ones included (`DOCUMENTS_PER_SESSION`): bounds
+    /// what one participant can store on one session.
+    pub documents_per_session: u32,
+    /// Upload URLs one user may be handed per hour (`UPLOAD_URLS_PER_HOUR`), counted by the
+    /// attempt limiter (on Redis across the fleet): each URL is a record, a job and up to 20 MiB.
+    pub upload_urls_per_hour: u32,
 }

@@ -2,9 +2,10 @@
 //! URLs point at the server itself (`{PUBLIC_URL}/objects/{key}?expires=..&signature=..`).
 //!
 //! Layout under the root: `data/{key}` holds a complete object, `meta/{key}` its content type,
-//! `tmp/` uploads in progress. An upload is streamed into `tmp/` with its length enforced while
-//! it streams, and renamed into `data/` only once every declared byte has arrived: a reader sees
-//! the whole object or none. One instance only: a fleet uses S3.
+//! `tmp/` uploads in progress, `sealed/{key}` marks an object its upload URL may no longer
+//! replace. An upload is streamed into `tmp/` with its length enforced while it streams, and
+//! renamed into `data/` only once every declared byte has arrived: a reader sees the whole object
+//! or none. One instance only: a fleet uses S3.
 
 pub mod signing;
 mod upload;
@@ -39,6 +40,10 @@ struct Inner {
     public_url: String,
     key: SigningKey,
     clock: Arc<dyn Clock>,
+    /// Held while an upload is renamed into place and while a key is sealed, so that an upload
+    /// either lands before the seal (and is what `complete` verifies) or is refused. A tokio
+    /// mutex because the rename is awaited while it is held; it is held for two renames only.
+    placing: tokio::sync::Mutex<()>,
 }
 
 impl LocalObjects {
@@ -50,7 +55,7 @@ impl LocalObjects {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let root = root.into();
-        for dir in ["data", "meta", "tmp"] {
+        for dir in ["data", "meta", "tmp", "sealed"] {
             std::fs::create_dir_all(root.join(dir))
                 .with_context(|| format!("creating {}", root.join(dir).display()))?;
         }
@@ -60,6 +65,7 @@ impl LocalObjects {
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 key,
                 clock,
+                placing: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -70,6 +76,17 @@ impl LocalObjects {
 
     fn meta_path(&self, key: &ObjectKey) -> PathBuf {
         self.inner.root.join("meta").join(key.as_str())
+    }
+
+    fn sealed_path(&self, key: &ObjectKey) -> PathBuf {
+        self.inner.root.join("sealed").join(key.as_str())
+    }
+
+    /// Whether `key`'s upload URL may no longer replace it.
+    async fn is_sealed(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
+        tokio::fs::try_exists(self.sealed_path(key))
+            .await
+            .map_err(|e| anyhow::Error::from(e).context("reading a seal").into())
     }
 
     fn tmp_dir(&self) -> PathBuf {
@@ -250,7 +267,7 @@ impl ObjectStorage for LocalObjects {
     ) -> Result<ObjectMeta, ObjectError> {
         let length = bytes.len() as u64;
         let body = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes.into()) });
-        self.store_stream(key, content_type, length, body)
+        self.store_stream(key, content_type, length, body, false)
             .await
             .map_err(|r| ObjectError::Backend(anyhow::anyhow!("{r}")))?;
         self.meta_of(key)
@@ -258,8 +275,32 @@ impl ObjectStorage for LocalObjects {
             .ok_or_else(|| anyhow::anyhow!("object vanished after writing").into())
     }
 
+    async fn seal(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
+        let sealed = self.sealed_path(key);
+        if let Some(parent) = sealed.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .context("creating the seal's directory")?;
+        }
+        let _placing = self.inner.placing.lock().await;
+        // Nothing uploaded yet: nothing to seal, and the URL may still upload.
+        if self.meta_of(key).await?.is_none() {
+            return Ok(false);
+        }
+        tokio::fs::write(&sealed, b"")
+            .await
+            .context("writing a seal")?;
+        Ok(true)
+    }
+
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
-        for path in [self.data_path(key), self.meta_path(key)] {
+        let _placing = self.inner.placing.lock().await;
+        // The data first and the seal last: the URL may upload again only once nothing is left.
+        for path in [
+            self.data_path(key),
+            self.meta_path(key),
+            self.sealed_path(key),
+        ] {
             match tokio::fs::remove_file(&path).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -23,6 +23,9 @@ pub enum Refusal {
     /// 400: the body is longer or shorter than its signed length.
     #[error("the body has {received} bytes or more, not the {declared} signed")]
     LengthMismatch { declared: u64, received: u64 },
+    /// 409: the upload at this key was completed: its URL may no longer replace it.
+    #[error("this upload was completed: its URL can no longer replace it")]
+    Sealed,
     /// 404: a signed download of an object that does not exist (any longer).
     #[error("no such object")]
     NotFound,
@@ -86,17 +89,24 @@ impl LocalObjects {
         // A key that verified was signed by us, so it parses; refuse it anyway if not.
         let key = ObjectKey::parse(request.key)
             .map_err(|_| Refusal::Forbidden("the signature does not match"))?;
-        self.store_stream(&key, content_type, length, body).await
+        // Refused before the body is read; checked again when it is placed.
+        if self.is_sealed(&key).await? {
+            return Err(Refusal::Sealed);
+        }
+        self.store_stream(&key, content_type, length, body, true)
+            .await
     }
 
     /// Streams `body` into a temporary file, refusing it as soon as it exceeds `length`, and
-    /// renames it to `key` only if it has exactly `length` bytes.
+    /// renames it to `key` only if it has exactly `length` bytes (and, for an upload through a
+    /// URL, only if `key` is not sealed by then).
     pub(crate) async fn store_stream<S, E>(
         &self,
         key: &ObjectKey,
         content_type: &str,
         length: u64,
         body: S,
+        through_url: bool,
     ) -> Result<(), Refusal>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
@@ -104,7 +114,7 @@ impl LocalObjects {
     {
         let tmp = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
         let result = self
-            .write_then_rename(&tmp, key, content_type, length, body)
+            .write_then_rename(&tmp, key, content_type, length, body, through_url)
             .await;
         if result.is_err() {
             // Best effort: a leftover is removed by the sweep of stale temporaries.
@@ -120,6 +130,7 @@ impl LocalObjects {
         content_type: &str,
         length: u64,
         body: S,
+        through_url: bool,
     ) -> Result<(), Refusal>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
@@ -159,7 +170,12 @@ impl LocalObjects {
             }
         }
         // The type first, then the data: the rename of the data is the moment the object
-        // appears, and by then its type is in place.
+        // appears, and by then its type is in place. Under the lock a seal takes, so that a
+        // sealed key is never replaced.
+        let _placing = self.inner.placing.lock().await;
+        if through_url && self.is_sealed(key).await? {
+            return Err(Refusal::Sealed);
+        }
         let meta_tmp = tmp.with_extension("type");
         tokio::fs::write(&meta_tmp, content_type)
             .await

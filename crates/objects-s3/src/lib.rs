@@ -6,6 +6,12 @@
 //! needs nothing configured. Upload and download URLs are presigned here (see [`presign`]) so
 //! that an upload URL binds its content type and exact length.
 //!
+//! Upload URLs name `uploads/{key}`, never `key` itself: `seal`, when `complete` is called, copies
+//! the upload to `key` (CopyObject) and removes it, so the URL, valid for a few more minutes,
+//! can never replace what was verified and is served; whatever it uploads later stays under
+//! `uploads/`, tagged pending, and expires. Download URLs ask S3 to answer
+//! `Content-Disposition: attachment` (`response-content-disposition`).
+//!
 //! Upload URLs also sign `x-amz-tagging: upload-state=pending`: the bucket's lifecycle rule
 //! (infra/terraform/modules/storage) expires objects so tagged after one day. `settle`, called
 //! when `complete` has verified an upload, re-tags it `upload-state=complete` (PutObjectTagging)
@@ -89,6 +95,14 @@ impl S3Objects {
         })
     }
 
+    /// Removes one object; an absent one is not an error.
+    async fn remove(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        match self.store.delete(&path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     /// `scheme://host[:port]` and the path of `key` on it.
     fn location(&self, key: &ObjectKey) -> (String, String) {
         // Keys hold only unreserved characters and `/`: they need no percent-encoding.
@@ -169,6 +183,14 @@ fn path(key: &ObjectKey) -> Path {
     Path::from(key.as_str())
 }
 
+/// Where the upload URL of `key` puts its bytes until `seal` moves them to `key`.
+fn upload_key(key: &ObjectKey) -> Result<ObjectKey, ObjectError> {
+    Ok(ObjectKey::parse(&format!("{UPLOADS_PREFIX}{key}"))?)
+}
+
+/// The prefix of uploads not sealed yet.
+pub const UPLOADS_PREFIX: &str = "uploads/";
+
 fn meta(key: ObjectKey, meta: &object_store::ObjectMeta, attributes: &Attributes) -> ObjectMeta {
     ObjectMeta {
         key,
@@ -195,7 +217,7 @@ impl ObjectStorage for S3Objects {
     ) -> Result<PresignedRequest, ObjectError> {
         self.presign(
             "PUT",
-            key,
+            &upload_key(key)?,
             vec![
                 ("content-type", spec.content_type.clone()),
                 ("content-length", spec.content_length.to_string()),
@@ -211,7 +233,14 @@ impl ObjectStorage for S3Objects {
         key: &ObjectKey,
         expires_in: Duration,
     ) -> Result<PresignedRequest, ObjectError> {
-        self.presign("GET", key, vec![], expires_in).await
+        self.presign_with_query(
+            "GET",
+            key,
+            vec![],
+            vec![("response-content-disposition", "attachment".to_owned())],
+            expires_in,
+        )
+        .await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, ObjectError> {
@@ -316,11 +345,27 @@ impl ObjectStorage for S3Objects {
         .into())
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
-        match self.store.delete(&path(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(backend(e)),
+    async fn seal(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
+        // Sealed already: whatever the URL uploaded since stays under `uploads/`.
+        if self.head(key).await?.is_some() {
+            return Ok(true);
         }
+        let upload = upload_key(key)?;
+        match self.store.copy(&path(&upload), &path(key)).await {
+            Ok(()) => {}
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(backend(e)),
+        }
+        self.remove(&upload).await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        self.remove(key).await?;
+        if !key.starts_with(UPLOADS_PREFIX) {
+            self.remove(&upload_key(key)?).await?;
+        }
+        Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, ObjectError> {

@@ -109,7 +109,8 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
     /// A PUT the client performs itself within `expires_in`. The content type and the exact
     /// length are signed: another type, another length, another key, an altered signature or a
     /// late request is refused by the storage (403, or 400 for a body shorter or longer than its
-    /// declared length).
+    /// declared length). What it uploads is certain to be at `key` only once
+    /// [`ObjectStorage::seal`] has answered `true`.
     async fn presign_put(
         &self,
         key: &ObjectKey,
@@ -117,7 +118,9 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
         expires_in: Duration,
     ) -> Result<PresignedRequest, ObjectError>;
 
-    /// A GET the client performs itself within `expires_in`.
+    /// A GET the client performs itself within `expires_in`. The answer says
+    /// `Content-Disposition: attachment` (and the embedded storage `X-Content-Type-Options:
+    /// nosniff`): a browser saves the file instead of rendering it on the storage's origin.
     async fn presign_get(
         &self,
         key: &ObjectKey,
@@ -130,7 +133,8 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
     /// Up to `len` first bytes of the object (to check a file's signature), or `None` if absent.
     async fn read_start(&self, key: &ObjectKey, len: u64) -> Result<Option<Vec<u8>>, ObjectError>;
 
-    /// Reads a small object whole (app assets), or `None` if absent.
+    /// Reads an object whole, or `None` if absent: app assets, and uploads whose size was checked
+    /// first (at most 20 MiB), to verify their content.
     async fn get(&self, key: &ObjectKey) -> Result<Option<StoredObject>, ObjectError>;
 
     /// Stores `bytes` at `key` from the server itself (`dragoman assets put`).
@@ -141,6 +145,14 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
         bytes: Vec<u8>,
     ) -> Result<ObjectMeta, ObjectError>;
 
+    /// Takes what was uploaded through `key`'s upload URL out of that URL's reach, so that what
+    /// is verified next is what will be served: from now on the URL, even valid and unexpired,
+    /// cannot change the object at `key` (the embedded storage refuses it with 409; S3 copies
+    /// the upload from its own key, under `uploads/`, to `key`, which no upload URL names, and
+    /// removes the upload). Whether an object is at `key` now; calling it again answers the
+    /// same. [`ObjectStorage::delete`] undoes it: the URL may then upload again until it expires.
+    async fn seal(&self, key: &ObjectKey) -> Result<bool, ObjectError>;
+
     /// Marks a verified upload as one to keep. S3 re-tags it `upload-state=complete`, so the
     /// bucket's lifecycle rule for abandoned uploads (objects still tagged pending after a day)
     /// no longer applies to it; the embedded storage has nothing to do.
@@ -149,7 +161,8 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Removes the object; removing an absent object is not an error.
+    /// Removes the object, and any upload to `key` not sealed yet; removing an absent object is
+    /// not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError>;
 
     /// Every complete object whose key starts with `prefix`, in key order.

@@ -210,6 +210,22 @@ pub struct Config {
         global = true
     )]
     pub upload_abandon_secs: u64,
+    /// Documents a session may have, pending uploads included; beyond, 409.
+    #[arg(
+        long,
+        env = "DOCUMENTS_PER_SESSION",
+        default_value_t = 20,
+        global = true
+    )]
+    pub documents_per_session: u32,
+    /// Upload URLs (avatar and documents) one user may be handed per hour; beyond, 429.
+    #[arg(
+        long,
+        env = "UPLOAD_URLS_PER_HOUR",
+        default_value_t = 60,
+        global = true
+    )]
+    pub upload_urls_per_hour: u32,
     /// Embedded database, local objects, generated development secret.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
@@ -478,6 +494,10 @@ pub struct Settings {
     pub objects: ObjectsSettings,
     /// An upload handed out and not completed within this is removed.
     pub upload_abandon_after: Duration,
+    /// Documents a session may have (DOCUMENTS_PER_SESSION).
+    pub documents_per_session: u32,
+    /// Upload URLs a user may be handed per hour (UPLOAD_URLS_PER_HOUR).
+    pub upload_urls_per_hour: u32,
     pub log_format: LogFormat,
     pub log_level: String,
     pub metrics_format: MetricsFormat,
@@ -514,6 +534,8 @@ impl Settings {
                 dir: data_dir.join("objects"),
             },
             upload_abandon_after: Duration::from_secs(24 * 3600),
+            documents_per_session: 20,
+            upload_urls_per_hour: 60,
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
             metrics_format: MetricsFormat::Prometheus,
@@ -616,6 +638,12 @@ impl Config {
                 "UPLOAD_ABANDON_SECS",
                 "must be 600 (longer than an upload URL lives) to 2592000",
             ));
+        }
+        if !(1..=1000).contains(&self.documents_per_session) {
+            return Err(error("DOCUMENTS_PER_SESSION", "must be 1 to 1000"));
+        }
+        if self.upload_urls_per_hour == 0 {
+            return Err(error("UPLOAD_URLS_PER_HOUR", "must be at least 1"));
         }
 
         if self.login_window_secs == 0 {
@@ -739,6 +767,8 @@ impl Config {
             public_url,
             objects,
             upload_abandon_after: Duration::from_secs(self.upload_abandon_secs),
+            documents_per_session: self.documents_per_session,
+            upload_urls_per_hour: self.upload_urls_per_hour,
             log_format: match self.log_format {
                 Some(LogFormatArg::Json) => LogFormat::Json,
                 Some(LogFormatArg::Text) => LogFormat::Text,

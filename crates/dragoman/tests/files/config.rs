@@ -1,4 +1,4 @@
-//! The storage settings: unusable ones stop the binary with status 2, naming the variable.
+//! The storage and upload quota settings: unusable ones stop the binary with status 2, naming the variable.
 
 use std::process::Command;
 
@@ -34,4 +34,10 @@ fn unusable_storage_settings_stop_the_binary() {
         "AWS_REGION",
     );
     refused(&[("UPLOAD_ABANDON_SECS", "10")], "UPLOAD_ABANDON_SECS");
+    refused(&[("DOCUMENTS_PER_SESSION", "0")], "DOCUMENTS_PER_SESSION");
+    refused(
+        &[("DOCUMENTS_PER_SESSION", "100000")],
+        "DOCUMENTS_PER_SESSION",
+    );
+    refused(&[("UPLOAD_URLS_PER_HOUR", "0")], "UPLOAD_URLS_PER_HOUR");
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Backend, expect_problem, settings, spawn_app, spawn_with_clock};
 use crate::on_every_backend;
-use crate::support::{fetch, pdf, png, put, session, upload};
+use crate::support::{fetch, jpeg, pdf, png, put, session, upload};
 
 on_every_backend!(
     document_round_trip_for_both_participants,
@@ -233,8 +233,7 @@ async fn storage_refuses_urls_it_did_not_sign(backend: Backend) {
     let second = ask().await;
     let upload_a = &first["upload"];
     let url_a = upload_a["url"].as_str().expect("url");
-    let mut jpeg = vec![0xff, 0xd8, 0xff, 0xe0];
-    jpeg.resize(1000, 1);
+    let jpeg = jpeg(1000);
 
     // An altered signature.
     let mut tampered = url_a.to_owned();

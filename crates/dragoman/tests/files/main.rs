@@ -6,6 +6,7 @@
 mod common;
 mod support;
 
+mod abuse;
 mod assets;
 mod avatar;
 mod config;

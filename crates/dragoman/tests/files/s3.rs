@@ -41,7 +41,8 @@ async fn s3_uploads_go_to_the_storage_not_the_api(backend: Backend) {
         .await
         .expect("JSON");
     let url = asked["upload"]["url"].as_str().expect("url");
-    let expected = format!("{}/bucket/users/{}/avatar/", s3.endpoint, user.id);
+    // Uploads land under `uploads/` until `complete` seals them.
+    let expected = format!("{}/bucket/uploads/users/{}/avatar/", s3.endpoint, user.id);
     assert!(
         url.starts_with(&expected),
         "the URL names the storage: {url}"

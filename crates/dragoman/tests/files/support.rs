@@ -15,15 +15,105 @@ use crate::common::{Account, TestApp};
 pub const ACCESS_KEY: &str = "dragoman-files-test-key";
 pub const SECRET_KEY: &str = "dragoman-files-test-secret-0123456789";
 
+/// A PNG of one grey pixel with a private ancillary chunk (`paDd`, which decoders skip) of
+/// `pad` bytes.
+fn png_padded(pad: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = ::png::Encoder::new(&mut out, 1, 1);
+    encoder.set_color(::png::ColorType::Grayscale);
+    let mut writer = encoder.write_header().expect("a PNG header");
+    writer
+        .write_chunk(::png::chunk::ChunkType(*b"paDd"), &vec![b'p'; pad])
+        .expect("the padding chunk");
+    writer.write_image_data(&[0x80]).expect("the pixel");
+    writer.finish().expect("the PNG");
+    out
+}
+
+/// A whole, valid PNG of exactly `len` bytes (at least about 80); shorter, only the PNG
+/// signature and filler (for tests that never complete the upload).
 pub fn png(len: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    bytes.resize(len, 7);
+    let smallest = png_padded(0).len();
+    if len < smallest {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.resize(len, 7);
+        return bytes;
+    }
+    let bytes = png_padded(len - smallest);
+    assert_eq!(bytes.len(), len);
     bytes
 }
 
+/// A whole, valid JPEG (8 x 8 pixels) of exactly `len` bytes (at least about 700), padded with
+/// a comment segment.
+pub fn jpeg(len: usize) -> Vec<u8> {
+    let mut image = Vec::new();
+    let pixels: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 7 % 256) as u8).collect();
+    jpeg_encoder::Encoder::new(&mut image, 90)
+        .encode(&pixels, 8, 8, jpeg_encoder::ColorType::Rgb)
+        .expect("a JPEG");
+    // SOI, then a COM segment (FF FE, a length that counts itself), then the rest.
+    let pad = len - image.len() - 4;
+    let segment = u16::try_from(pad + 2).expect("a comment of at most 64 KiB");
+    let mut bytes = image[..2].to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(&segment.to_be_bytes());
+    bytes.resize(bytes.len() + pad, b' ');
+    bytes.extend_from_slice(&image[2..]);
+    assert_eq!(bytes.len(), len);
+    bytes
+}
+
+/// A PDF of one empty page whose content stream holds `pad` bytes of spaces.
+fn pdf_padded(pad: usize) -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let content = doc.add_object(Stream::new(dictionary! {}, vec![b' '; pad]));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("a PDF");
+    out
+}
+
+/// A whole, valid PDF of exactly `len` bytes (at least about 600).
 pub fn pdf(len: usize) -> Vec<u8> {
-    let mut bytes = b"%PDF-1.7\n".to_vec();
-    bytes.resize(len, b'x');
+    // The stream's /Length grows by a digit now and then: a few rounds settle it.
+    let mut pad = len.saturating_sub(pdf_padded(0).len());
+    for _ in 0..8 {
+        let bytes = pdf_padded(pad);
+        if bytes.len() == len {
+            return bytes;
+        }
+        pad = (pad + len).saturating_sub(bytes.len());
+    }
+    panic!("no PDF of exactly {len} bytes");
+}
+
+/// `len` bytes that start as a PNG does and go on as an HTML page.
+pub fn png_signature_then_html(len: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n<html><script>alert(document.cookie)</script>".to_vec();
+    bytes.resize(len - 7, b' ');
+    bytes.extend_from_slice(b"</html>");
+    bytes
+}
+
+/// An HTML page of exactly `len` bytes.
+pub fn html(len: usize) -> Vec<u8> {
+    let mut bytes = b"<html><script>alert(document.cookie)</script>".to_vec();
+    bytes.resize(len - 7, b' ');
+    bytes.extend_from_slice(b"</html>");
     bytes
 }
 

@@ -45,7 +45,11 @@ async fn abandoned_uploads_are_removed_fleet() {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = spawn_with_clock(settings, dir, database, clock.clone()).await;
     let bucket = s3.dir.path().join("bucket");
-    abandoned_uploads_are_removed(&app, &clock, |key| bucket.join(key).is_file()).await;
+    // Uploads not completed are under `uploads/` until `complete` seals them.
+    abandoned_uploads_are_removed(&app, &clock, |key| {
+        bucket.join("uploads").join(key).is_file()
+    })
+    .await;
     app.stop().await;
 }
 

@@ -3,6 +3,11 @@
 //! key (and, for uploads, that content type and length). In S3 mode these routes do not exist:
 //! the URLs point at the bucket and no file byte reaches the API process.
 //!
+//! An upload `complete` has verified is sealed: its URL, even valid and unexpired, is refused
+//! (409 `upload-sealed`), so what was verified is what is served. A download is always an
+//! attachment of the stored type, never to be sniffed: a browser saves it rather than rendering
+//! it on this origin.
+//!
 //! Bodies are streamed: an upload goes to disk chunk by chunk with its length enforced as it
 //! arrives, a download is read from disk chunk by chunk. Neither is ever held whole in memory.
 
@@ -39,6 +44,11 @@ fn refusal(refusal: Refusal) -> Response {
     match refusal {
         Refusal::Forbidden(why) => ApiError::Forbidden(why).into_response(),
         Refusal::NotFound => ApiError::NotFound.into_response(),
+        Refusal::Sealed => ApiError::conflict(
+            "upload-sealed",
+            "this upload was completed: its URL can no longer replace it",
+        )
+        .into_response(),
         Refusal::LengthRequired => {
             (StatusCode::LENGTH_REQUIRED, "Content-Length is required").into_response()
         }
@@ -102,6 +112,8 @@ async fn download(
                     (header::CONTENT_TYPE, content_type),
                     (header::CONTENT_LENGTH, meta.size.to_string()),
                     (header::CACHE_CONTROL, "private, no-store".to_owned()),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+                    (header::CONTENT_DISPOSITION, "attachment".to_owned()),
                 ],
                 Body::from_stream(ReaderStream::new(file)),
             )

@@ -79,7 +79,7 @@ module "iam" {
   name                   = local.name
   uploads_bucket_arn     = module.storage.uploads_bucket_arn
   uploads_kms_key_arn    = module.storage.uploads_kms_key_arn
-  upload_prefixes        = ["users/", "sessions/", "assets/"]
+  upload_prefixes        = ["uploads/", "users/", "sessions/", "assets/"]
   ecr_repository_arns    = values(module.registry.repository_arns)
   app_log_group_arn      = module.monitoring.app_log_group_arn
   secret_arns            = [module.database.secret_arn, module.cache.secret_arn]

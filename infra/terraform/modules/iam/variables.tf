@@ -16,7 +16,7 @@ variable "uploads_kms_key_arn" {
 variable "upload_prefixes" {
   description = "Key prefixes of the uploads bucket the application may use."
   type        = list(string)
-  default     = ["users/", "sessions/", "assets/"]
+  default     = ["uploads/", "users/", "sessions/", "assets/"]
 }
 
 variable "ecr_repository_arns" {

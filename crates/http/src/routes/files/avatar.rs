@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{AVATAR, UploadBody, UploadResponse, discard, hand_out, key, verify};
+use super::{AVATAR, UploadBody, UploadResponse, count_upload_url, discard, hand_out, key, verify};
 use crate::extract::{Caller, Json};
 use crate::problem::{ApiError, Checks, Problem};
 use crate::routes::accounts::UserView;
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 201, body = UploadResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a type other than JPEG or PNG, or a size outside 1 byte to 5 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "UPLOAD_URLS_PER_HOUR upload URLs handed out to this user this hour (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn request_upload(
     State(state): State<AppState>,
@@ -36,6 +37,7 @@ async fn request_upload(
     let mut checks = Checks::default();
     let spec = AVATAR.check(&mut checks, &body.content_type, body.size_bytes);
     checks.done()?;
+    count_upload_url(&state, caller.id).await?;
     let object_key = key(format!("users/{}/avatar/{}", caller.id, Uuid::now_v7()))?;
     let upload = AvatarUpload {
         user_id: caller.id,
@@ -63,7 +65,7 @@ async fn request_upload(
     responses(
         (status = 200, body = UserView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "no upload in progress, nothing uploaded yet, or a file that is not what was declared (then removed)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "no upload in progress, nothing uploaded yet, or a file that is not a whole image of the declared type and size (then removed)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn complete(
     State(state): State<AppState>,

@@ -1,10 +1,17 @@
 //! Documents of a session (PDF, JPEG or PNG, at most 20 MiB), for its two participants only.
+//!
+//! A session has at most `DOCUMENTS_PER_SESSION` documents (pending uploads included), and its
+//! documents are open from its start until [`OPEN_AFTER_END`] after it ends: then asking for an
+//! upload URL, completing an upload, listing and reading its documents (and so getting download
+//! URLs) all answer 409 `documents-closed`. The records and objects stay (for retention and
+//! support); the participants no longer reach them.
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::matching::SessionId;
+use dragoman_engine::views::SessionView;
 use dragoman_ports::{DocumentRecord, DocumentStatus, PendingUpload};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{DOCUMENT, UploadView, download_url, hand_out, key, verify};
+use super::{DOCUMENT, UploadView, count_upload_url, download_url, hand_out, key, verify};
 use crate::extract::{Caller, Json, PathId};
 use crate::problem::{ApiError, Checks, Problem};
 use crate::routes::sessions::PageQuery;
@@ -112,13 +119,29 @@ impl<S: Send + Sync> FromRequestParts<S> for DocumentPath {
     }
 }
 
-/// 404 unless the caller is one of the session's two participants.
-async fn participant(state: &AppState, caller: Caller, session: Uuid) -> Result<(), ApiError> {
-    state
+/// How long after its end a session's documents can still be uploaded, listed and downloaded.
+pub const OPEN_AFTER_END: TimeDelta = TimeDelta::hours(1);
+
+/// 404 unless the caller is one of the session's two participants; 409 `documents-closed` once
+/// the session ended more than [`OPEN_AFTER_END`] ago.
+async fn participant(
+    state: &AppState,
+    caller: Caller,
+    session: Uuid,
+) -> Result<SessionView, ApiError> {
+    let view = state
         .engine
         .visible_session(SessionId(session), caller.id, false)
         .await?;
-    Ok(())
+    if let Some(ended_at) = view.ended_at
+        && state.clock.now() > ended_at + OPEN_AFTER_END
+    {
+        return Err(ApiError::conflict(
+            "documents-closed",
+            "the session ended more than an hour ago: its documents can no longer be uploaded, listed or downloaded",
+        ));
+    }
+    Ok(view)
 }
 
 fn check_filename(checks: &mut Checks, filename: &str) {
@@ -127,6 +150,12 @@ fn check_filename(checks: &mut Checks, filename: &str) {
         checks.push("filename", "must be 1 to 255 characters");
     } else if filename.chars().any(char::is_control) {
         checks.push("filename", "must not contain control characters");
+    } else if dragoman_domain::has_bidi_control(filename) {
+        // U+202E turns `invoice_fdp.exe` into what reads as `invoice_exe.pdf`.
+        checks.push(
+            "filename",
+            "must not contain bidirectional control characters",
+        );
     }
 }
 
@@ -136,7 +165,9 @@ fn check_filename(checks: &mut Checks, filename: &str) {
     responses(
         (status = 201, body = DocumentUpload),
         (status = 404, description = "no such session, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the session already has DOCUMENTS_PER_SESSION documents (`document-quota`), or ended more than an hour ago (`documents-closed`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a filename, type or size this endpoint does not accept", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "UPLOAD_URLS_PER_HOUR upload URLs handed out to this user this hour (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn request_upload(
     State(state): State<AppState>,
@@ -149,6 +180,19 @@ async fn request_upload(
     let spec = DOCUMENT.check(&mut checks, &body.content_type, body.size_bytes);
     checks.done()?;
     participant(&state, caller, session_id).await?;
+    let quota = state.files.documents_per_session;
+    let existing = state
+        .files
+        .records
+        .documents_of_session(session_id, None, quota)
+        .await?;
+    if existing.len() >= quota as usize {
+        return Err(ApiError::conflict(
+            "document-quota",
+            format!("this session already has {quota} documents, the most it may have"),
+        ));
+    }
+    count_upload_url(&state, caller.id).await?;
     let id = Uuid::now_v7();
     let object_key = key(format!("sessions/{session_id}/documents/{id}"))?;
     let record = DocumentRecord {
@@ -183,7 +227,7 @@ async fn request_upload(
     responses(
         (status = 200, body = DocumentView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "nothing uploaded yet, or a file that is not what was declared (then removed)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "nothing uploaded yet, a file that is not a whole file of the declared type and size (then removed), or a session that ended more than an hour ago", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn complete(
     State(state): State<AppState>,
@@ -222,6 +266,7 @@ async fn complete(
     responses(
         (status = 200, body = DocumentPage),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the session ended more than an hour ago (`documents-closed`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list(
@@ -264,6 +309,7 @@ async fn list(
     responses(
         (status = 200, body = DocumentView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the session ended more than an hour ago (`documents-closed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn read(
     State(state): State<AppState>,

@@ -2,17 +2,20 @@
 //!
 //! The API never carries file bytes. It checks what the client declares (type and size), hands
 //! out a URL signed for exactly that type and length under a key built from ids only, and on
-//! `complete` checks what storage actually holds: present, the declared size and type, and first
-//! bytes that match the type. Every upload handed out also schedules its own removal, which
-//! does nothing if it was completed in time.
+//! `complete` seals the upload (its URL can no longer change it) and then checks what storage
+//! holds: present, the declared size and type, and a whole, well-formed file of that type
+//! ([`content`]). Every upload handed out also schedules its own removal, which does nothing if
+//! it was completed in time. Upload URLs are counted per user and hour
+//! (`UPLOAD_URLS_PER_HOUR`, 429 beyond).
 
 mod avatar;
+mod content;
 mod documents;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use dragoman_domain::User;
+use dragoman_domain::{User, UserId};
 use dragoman_ports::objects::URL_LIFETIME;
 use dragoman_ports::{
     ObjectError, ObjectKey, ObjectStorage, PendingUpload, PresignedRequest, UploadSpec,
@@ -73,19 +76,6 @@ impl Accepts {
     }
 }
 
-/// Whether `start` (the first bytes of a file) begins as a file of `content_type` does.
-pub(crate) fn magic_matches(content_type: &str, start: &[u8]) -> bool {
-    match content_type {
-        "image/png" => start.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "image/jpeg" => start.starts_with(&[0xff, 0xd8, 0xff]),
-        "application/pdf" => start.starts_with(b"%PDF-"),
-        _ => false,
-    }
-}
-
-/// How many first bytes [`magic_matches`] needs.
-const MAGIC_LEN: u64 = 8;
-
 /// A request the client makes itself, straight to storage.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadView {
@@ -138,6 +128,25 @@ pub(crate) fn key(raw: String) -> Result<ObjectKey, ApiError> {
     ObjectKey::parse(&raw).map_err(|e| ApiError::Internal(e.into()))
 }
 
+/// The window upload URLs are counted in (`UPLOAD_URLS_PER_HOUR`).
+const UPLOAD_URL_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Counts one upload URL handed to `user`; 429 with `Retry-After` once they have had
+/// `UPLOAD_URLS_PER_HOUR` in the current hour. Called once the request is known to be valid, so
+/// only URLs actually handed out are counted. On Redis the count is shared by the fleet.
+pub(crate) async fn count_upload_url(state: &AppState, user: UserId) -> Result<(), ApiError> {
+    let key = format!("upload-urls:{user}");
+    let limit = state.files.upload_urls_per_hour;
+    if let Some(retry_after) = state.limiter.blocked_for(&key, limit).await? {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    state
+        .limiter
+        .record_failure(&key, UPLOAD_URL_WINDOW)
+        .await?;
+    Ok(())
+}
+
 /// Signs the upload URL and schedules the upload's removal should it never be completed.
 pub(crate) async fn hand_out(
     state: &AppState,
@@ -165,14 +174,19 @@ pub(crate) enum Unverified {
     Wrong(String),
 }
 
-/// Checks that storage holds at `key` exactly what was declared, and if so settles it. An
-/// object that is there but wrong is removed: nothing unverified stays visible.
+/// Seals the upload at `key` (from now on its URL cannot change it), then checks that storage
+/// holds there exactly what was declared, and if so settles it. An object that is there but
+/// wrong is removed: nothing unverified stays visible.
 pub(crate) async fn verify(
     objects: &dyn ObjectStorage,
     key: &ObjectKey,
     content_type: &str,
     size: u64,
 ) -> Result<Result<(), Unverified>, ApiError> {
+    // Sealed before it is read: what is verified is what will be served.
+    if !objects.seal(key).await? {
+        return Ok(Err(Unverified::Missing));
+    }
     let Some(meta) = objects.head(key).await? else {
         return Ok(Err(Unverified::Missing));
     };
@@ -188,12 +202,11 @@ pub(crate) async fn verify(
     {
         Some(format!("the object is not of type {content_type}"))
     } else {
-        let start = objects
-            .read_start(key, MAGIC_LEN)
-            .await?
-            .unwrap_or_default();
-        (!magic_matches(content_type, &start))
-            .then(|| format!("the file's content is not {content_type}"))
+        // The size was just checked against the declared one (at most 20 MiB).
+        let Some(verdict) = content::check_object(objects, key, content_type).await? else {
+            return Ok(Err(Unverified::Missing));
+        };
+        verdict.err().map(|why| format!("the file is {why}"))
     };
     match wrong {
         None => {
@@ -254,17 +267,6 @@ pub(crate) async fn discard(objects: &dyn ObjectStorage, key: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn magic_bytes_match_only_their_own_type() {
-        assert!(magic_matches("image/png", b"\x89PNG\r\n\x1a\nrest"));
-        assert!(magic_matches("image/jpeg", &[0xff, 0xd8, 0xff, 0xe0]));
-        assert!(magic_matches("application/pdf", b"%PDF-1.7"));
-        assert!(!magic_matches("image/png", &[0xff, 0xd8, 0xff, 0xe0]));
-        assert!(!magic_matches("application/pdf", b"\x89PNG\r\n\x1a\n"));
-        assert!(!magic_matches("image/jpeg", b""));
-        assert!(!magic_matches("text/html", b"<html>"));
-    }
 
     #[test]
     fn declared_types_and_sizes_are_checked() {
