@@ -285,7 +285,7 @@ impl Application {
             local: objects.local,
             abandon_after: settings.upload_abandon_after,
         };
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::named(engine.instance_id()));
         let state = AppState {
             engine: engine.clone(),
             store: store.as_port(),
