@@ -23,8 +23,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -216,8 +216,14 @@ fn describe(frames: &[Message]) -> String {
         .join(", ")
 }
 
+/// A raw frame, whatever its opcode (the client masks it).
 fn frame(data: Vec<u8>, opcode: OpCode, fin: bool) -> Message {
-    Message::Frame(Frame::message(data, opcode, fin))
+    let header = FrameHeader {
+        is_final: fin,
+        opcode,
+        ..FrameHeader::default()
+    };
+    Message::Frame(Frame::from_payload(header, data.into()))
 }
 
 /// One step: the frames to send and what the server must answer.
@@ -272,15 +278,28 @@ fn step(rng: &mut StdRng) -> (Vec<Message>, Expect) {
             Expect::Close(1002),
         ),
         83..=84 => {
-            let opcode = if rng.random_bool(0.5) {
-                OpCode::Data(Data::Reserved(rng.random_range(3..8)))
-            } else {
-                OpCode::Control(Control::Reserved(rng.random_range(11..16)))
+            let message = match rng.random_range(0..3) {
+                0 => frame(
+                    vec![1, 2, 3],
+                    OpCode::Data(Data::Reserved(rng.random_range(3..8))),
+                    true,
+                ),
+                1 => frame(
+                    vec![1, 2, 3],
+                    OpCode::Control(Control::Reserved(rng.random_range(11..16))),
+                    true,
+                ),
+                _ => {
+                    // A reserved bit no extension was agreed for.
+                    let header = FrameHeader {
+                        rsv1: true,
+                        opcode: OpCode::Data(Data::Text),
+                        ..FrameHeader::default()
+                    };
+                    Message::Frame(Frame::from_payload(header, b"{}".to_vec().into()))
+                }
             };
-            (
-                vec![frame(vec![1, 2, 3], opcode, true)],
-                Expect::Close(1002),
-            )
+            (vec![message], Expect::Close(1002))
         }
         85..=93 => {
             // A text message in fragments, perhaps with a ping between them.
