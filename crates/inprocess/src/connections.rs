@@ -39,17 +39,45 @@ impl Holders {
     }
 }
 
-/// A recorded socket, and until when its record lasts.
+/// A recorded socket, and until when its record lasts. The instance's name is shared with
+/// every other record of it rather than copied for each socket.
 #[derive(Debug)]
 struct OpenSocket {
-    socket: SocketId,
+    instance: Arc<str>,
+    number: u64,
     until: Instant,
+}
+
+impl OpenSocket {
+    fn is(&self, socket: &SocketId) -> bool {
+        self.number == socket.number && *self.instance == *socket.instance
+    }
+
+    fn id(&self) -> SocketId {
+        SocketId {
+            instance: self.instance.to_string(),
+            number: self.number,
+        }
+    }
 }
 
 /// Each user's sockets, in the order they opened (the oldest first).
 #[derive(Debug, Default)]
 struct Sockets {
     users: HashMap<UserId, Vec<OpenSocket>>,
+    /// The names of the instances in `users`.
+    names: Vec<Arc<str>>,
+}
+
+impl Sockets {
+    fn name(&mut self, instance: &str) -> Arc<str> {
+        if let Some(name) = self.names.iter().find(|n| &***n == instance) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(instance);
+        self.names.push(name.clone());
+        name
+    }
 }
 
 #[derive(Debug, Default)]
@@ -99,9 +127,16 @@ impl ConnectionRegistry for InProcessConnections {
         }
         drop(holders);
         let mut sockets = self.sockets_lock();
+        // Users whose records all ran out are dropped at each renewal, so memory follows the
+        // connected users.
+        sockets.users.retain(|_, list| {
+            list.retain(|open| open.until > now);
+            !list.is_empty()
+        });
+        sockets.names.retain(|n| Arc::strong_count(n) > 1);
         for user in users {
             for open in sockets.users.get_mut(user).into_iter().flatten() {
-                if open.socket.instance == instance && open.until > now {
+                if &*open.instance == instance && open.until > now {
                     open.until = now + ttl;
                 }
             }
@@ -146,25 +181,26 @@ impl ConnectionRegistry for InProcessConnections {
     ) -> anyhow::Result<Vec<SocketId>> {
         let now = Instant::now();
         let mut sockets = self.sockets_lock();
-        // Users whose records all ran out are dropped, so memory follows the connected users.
-        sockets.users.retain(|_, list| {
-            list.retain(|open| open.until > now);
-            !list.is_empty()
-        });
-        let list = sockets.users.entry(user).or_default();
-        list.retain(|open| open.socket != *socket);
+        // Only this user's records are swept here (the renewal sweeps everyone's).
+        let instance = sockets.name(&socket.instance);
+        let list = sockets
+            .users
+            .entry(user)
+            .or_insert_with(|| Vec::with_capacity(1));
+        list.retain(|open| open.until > now && !open.is(socket));
         list.push(OpenSocket {
-            socket: socket.clone(),
+            instance,
+            number: socket.number,
             until: now + ttl,
         });
         let beyond = list.len().saturating_sub(keep);
-        Ok(list.drain(..beyond).map(|open| open.socket).collect())
+        Ok(list.drain(..beyond).map(|open| open.id()).collect())
     }
 
     async fn close(&self, user: UserId, socket: &SocketId) -> anyhow::Result<()> {
         let mut sockets = self.sockets_lock();
         if let Some(list) = sockets.users.get_mut(&user) {
-            list.retain(|open| open.socket != *socket);
+            list.retain(|open| !open.is(socket));
             if list.is_empty() {
                 sockets.users.remove(&user);
             }
@@ -181,7 +217,7 @@ impl ConnectionRegistry for InProcessConnections {
             .into_iter()
             .flatten()
             .filter(|open| open.until > now)
-            .map(|open| open.socket.clone())
+            .map(OpenSocket::id)
             .collect())
     }
 

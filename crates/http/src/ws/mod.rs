@@ -201,12 +201,14 @@ impl Gateway {
         } = self;
         // Registered before it is recorded, so an instruction that names it finds it.
         let handle = hub.register(user, settings.outbox_capacity);
-        let id = SocketId {
+        let number = handle.id;
+        // Built when needed rather than kept: this future lives as long as the socket.
+        let id = || SocketId {
             instance: hub.instance().to_owned(),
-            number: handle.id,
+            number,
         };
         match registry
-            .open(user, &id, settings.max_per_user, settings.presence_grace)
+            .open(user, &id(), settings.max_per_user, settings.presence_grace)
             .await
         {
             Ok(evicted) => {
@@ -234,7 +236,7 @@ impl Gateway {
             settings,
         });
         connection.run().await;
-        if let Err(e) = registry.close(user, &id).await {
+        if let Err(e) = registry.close(user, &id()).await {
             tracing::warn!(error = %e, "could not remove a WebSocket from the registry");
         }
         // When the user's last connection here ends, the registry forgets this instance for them
