@@ -17,6 +17,7 @@ macro_rules! bus_suite {
             subscribers_receive_events_in_order,
             replay_returns_what_follows_an_id,
             topic_events_are_neither_numbered_nor_kept,
+            instructions_to_the_gateways_reach_subscribers_unnumbered,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -113,4 +114,23 @@ pub async fn topic_events_are_neither_numbered_nor_kept(bus: Arc<dyn Bus>) {
     let d = receive(&mut rx).await;
     assert_eq!(d.id, None);
     assert_eq!(d.event.audience, Audience::Topic("availability".into()));
+}
+
+pub async fn instructions_to_the_gateways_reach_subscribers_unnumbered(bus: Arc<dyn Bus>) {
+    let user = UserId(Uuid::new_v4());
+    let mut rx = bus.subscribe();
+    let data = serde_json::json!({"user": user.to_string(), "socket": null});
+    bus.publish(Event {
+        audience: Audience::Gateways,
+        kind: "connections.close",
+        at: Utc::now(),
+        data: data.clone(),
+    });
+    let d = receive(&mut rx).await;
+    assert_eq!(d.id, None);
+    assert_eq!(d.event.audience, Audience::Gateways);
+    assert_eq!(d.event.kind, "connections.close");
+    assert_eq!(d.event.data, data);
+    let replay = bus.replay(user, 0).await.expect("replay");
+    assert!(replay.events.is_empty(), "not kept in anyone's log");
 }

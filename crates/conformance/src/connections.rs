@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dragoman_domain::UserId;
-use dragoman_ports::ConnectionRegistry;
+use dragoman_ports::{ConnectionRegistry, SocketId};
 use uuid::Uuid;
 
 /// Expands the connection registry suite; `$factory` yields
@@ -15,7 +15,12 @@ macro_rules! connections_suite {
         $crate::connections_suite!(@cases $factory;
             a_user_may_be_held_by_several_instances,
             release_forgets_one_instance,
-            records_run_out_unless_renewed);
+            records_run_out_unless_renewed,
+            opening_past_the_cap_evicts_the_oldest,
+            concurrent_opens_never_exceed_the_cap,
+            socket_records_run_out_unless_their_instance_renews,
+            a_ticket_is_taken_once,
+            a_ticket_runs_out);
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
         $(
@@ -89,4 +94,164 @@ pub async fn records_run_out_unless_renewed(registry: Arc<dyn ConnectionRegistry
         registry.holders(a).await.expect("read"),
         vec!["lives".to_owned()]
     );
+}
+
+fn socket(instance: &str, number: u64) -> SocketId {
+    SocketId {
+        instance: instance.to_owned(),
+        number,
+    }
+}
+
+pub async fn opening_past_the_cap_evicts_the_oldest(registry: Arc<dyn ConnectionRegistry>) {
+    let (user, other) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+    // Sockets opened in order, alternating instances; numbers out of order on purpose (the
+    // order is the opening, not the number).
+    let opened = [
+        socket("a", 9),
+        socket("b", 1),
+        socket("a", 10),
+        socket("b", 2),
+        socket("a", 3),
+    ];
+    for s in &opened {
+        let evicted = registry.open(user, s, 5, MINUTE).await.expect("opened");
+        assert!(evicted.is_empty(), "under the cap: {evicted:?}");
+        // Distinct opening times even on a coarse clock.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    registry
+        .open(other, &socket("a", 100), 5, MINUTE)
+        .await
+        .expect("another user's socket");
+    assert_eq!(registry.sockets(user).await.expect("read"), opened.to_vec());
+    let sixth = socket("b", 4);
+    let evicted = registry
+        .open(user, &sixth, 5, MINUTE)
+        .await
+        .expect("opened");
+    assert_eq!(evicted, vec![socket("a", 9)], "the oldest goes");
+    let mut now = opened[1..].to_vec();
+    now.push(sixth);
+    assert_eq!(registry.sockets(user).await.expect("read"), now);
+    // A lower cap evicts several, oldest first; a socket that closed is forgotten.
+    registry.close(user, &socket("a", 3)).await.expect("closed");
+    registry
+        .close(user, &socket("a", 3))
+        .await
+        .expect("closing twice is nothing");
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let evicted = registry
+        .open(user, &socket("a", 11), 2, MINUTE)
+        .await
+        .expect("opened");
+    assert_eq!(
+        evicted,
+        vec![socket("b", 1), socket("a", 10), socket("b", 2)]
+    );
+    assert_eq!(
+        registry.sockets(user).await.expect("read"),
+        vec![socket("b", 4), socket("a", 11)]
+    );
+    assert_eq!(
+        registry.sockets(other).await.expect("read"),
+        vec![socket("a", 100)],
+        "another user's sockets are untouched"
+    );
+}
+
+pub async fn concurrent_opens_never_exceed_the_cap(registry: Arc<dyn ConnectionRegistry>) {
+    let user = UserId(Uuid::new_v4());
+    let opens = (0..20u64).map(|n| {
+        let registry = registry.clone();
+        async move {
+            let instance = if n % 2 == 0 { "a" } else { "b" };
+            registry
+                .open(user, &socket(instance, n), 5, MINUTE)
+                .await
+                .expect("opened")
+        }
+    });
+    let evicted: Vec<SocketId> = futures::future::join_all(opens)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let left = registry.sockets(user).await.expect("read");
+    assert_eq!(left.len(), 5, "{left:?}");
+    assert_eq!(evicted.len(), 15, "every socket past the cap is named once");
+    for s in &left {
+        assert!(!evicted.contains(s), "{s:?} both kept and evicted");
+    }
+}
+
+pub async fn socket_records_run_out_unless_their_instance_renews(
+    registry: Arc<dyn ConnectionRegistry>,
+) {
+    let user = UserId(Uuid::new_v4());
+    let short = Duration::from_millis(300);
+    registry
+        .open(user, &socket("dies", 1), 5, short)
+        .await
+        .expect("opened");
+    registry
+        .open(user, &socket("lives", 1), 5, short)
+        .await
+        .expect("opened");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    registry
+        .hold("lives", &[user], short)
+        .await
+        .expect("renewed");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        registry.sockets(user).await.expect("read"),
+        vec![socket("lives", 1)]
+    );
+    // A socket whose record ran out no longer counts toward the cap.
+    let evicted = registry
+        .open(user, &socket("lives", 2), 2, MINUTE)
+        .await
+        .expect("opened");
+    assert!(evicted.is_empty(), "{evicted:?}");
+}
+
+pub async fn a_ticket_is_taken_once(registry: Arc<dyn ConnectionRegistry>) {
+    let key = format!("ticket-{}", Uuid::new_v4().simple());
+    assert_eq!(registry.take_ticket(&key).await.expect("read"), None);
+    assert!(
+        registry
+            .put_ticket(&key, "grant one", MINUTE)
+            .await
+            .expect("kept")
+    );
+    assert!(
+        !registry
+            .put_ticket(&key, "grant two", MINUTE)
+            .await
+            .expect("refused"),
+        "a key in use is not overwritten"
+    );
+    let takes = (0..8).map(|_| {
+        let (registry, key) = (registry.clone(), key.clone());
+        async move { registry.take_ticket(&key).await.expect("taken") }
+    });
+    let taken: Vec<String> = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(taken, vec!["grant one".to_owned()], "exactly one taker");
+}
+
+pub async fn a_ticket_runs_out(registry: Arc<dyn ConnectionRegistry>) {
+    let key = format!("ticket-{}", Uuid::new_v4().simple());
+    assert!(
+        registry
+            .put_ticket(&key, "grant", Duration::from_millis(100))
+            .await
+            .expect("kept")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(registry.take_ticket(&key).await.expect("read"), None);
 }

@@ -296,7 +296,7 @@ impl Application {
             documents_per_session: settings.documents_per_session,
             upload_urls_per_hour: settings.upload_urls_per_hour,
         };
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::named(engine.instance_id()));
         let state = AppState {
             engine: engine.clone(),
             store: store.as_port(),

@@ -1,5 +1,6 @@
 //! Two instances sharing PostgreSQL (through PgBouncer) and Redis: events cross instances,
-//! resume works from either, and login limits hold across them.
+//! resume works from either, login limits hold across them, a user's sockets are capped across
+//! them, and a ticket taken on one opens a socket on the other, once.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 use common::{Account, Backend, TestApp, expect_problem, settings, spawn_with};
 use dragoman::config::{JwtSecret, RedisSettings};
 use dragoman_domain::UserId;
-use dragoman_ports::{AvailabilityCache, CachedStatus, ConnectionRegistry};
+use dragoman_ports::{AvailabilityCache, CachedStatus, ConnectionRegistry, SocketId};
 use dragoman_redis::{RedisAvailability, RedisConnections};
 use dragoman_store_postgres::testing::TestDatabase;
 use futures::StreamExt;
@@ -291,4 +292,102 @@ async fn the_seed_cache_and_the_connection_registry_are_in_redis() {
     b.stop().await;
     wait_holders(&registry, id, Vec::new()).await;
     a.stop().await;
+}
+
+/// The close frame the server sends, within 10 s.
+async fn closed_with(socket: &mut Socket) -> (u16, String) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("closed within 10 s")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (u16::from(frame.code), frame.reason.to_string());
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    }
+}
+
+/// The connection answers: an unknown message gets its `error` frame.
+async fn still_answers(socket: &mut Socket) {
+    futures::SinkExt::send(socket, Message::text(json!({"type": "ping?"}).to_string()))
+        .await
+        .expect("sent");
+    assert_eq!(
+        next_of(socket, "error").await["data"]["code"],
+        "unknown_type"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sixth_socket_closes_the_first_on_the_other_instance() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (a, b, _db) = pair_in(&prefix).await;
+    let (_, manager) = dragoman_redis::connect(&redis_url()).await.expect("Redis");
+    let registry = RedisConnections::new(manager, &prefix);
+    let client = a.signup("client").await;
+    let id = UserId(client.id.parse().expect("uuid"));
+
+    // The first on A, then alternating; each served before the next opens.
+    let mut sockets = Vec::new();
+    for n in 0..5 {
+        let mut socket = connect(if n % 2 == 0 { &a } else { &b }, &client).await;
+        still_answers(&mut socket).await;
+        sockets.push(socket);
+    }
+    let recorded = registry.sockets(id).await.expect("read");
+    assert_eq!(recorded.len(), 5, "{recorded:?}");
+    let first = recorded[0].clone();
+    assert_eq!(first.instance, a.engine.instance_id());
+
+    // The sixth, on B, closes the first, on A.
+    let mut sixth = connect(&b, &client).await;
+    let (code, reason) = closed_with(&mut sockets[0]).await;
+    assert_eq!(code, 4008, "{reason}");
+    for socket in sockets.iter_mut().skip(1) {
+        still_answers(socket).await;
+    }
+    still_answers(&mut sixth).await;
+    let now = registry.sockets(id).await.expect("read");
+    assert_eq!(now.len(), 5, "{now:?}");
+    assert!(!now.contains(&first));
+    assert_eq!(now[..4], recorded[1..]);
+    assert!(matches!(&now[4], SocketId { instance, .. } if instance == b.engine.instance_id()));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_taken_on_one_instance_opens_a_socket_on_the_other_once() {
+    let (a, b, _db) = pair().await;
+    let client = a.signup("client").await;
+    let taken: Value = a
+        .post_empty_as(&client.access, "/v1/ws/ticket")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let ticket = taken["ticket"].as_str().expect("a ticket");
+    let url = |app: &TestApp| {
+        format!(
+            "{}/v1/ws?ticket={ticket}",
+            app.base.replace("http://", "ws://")
+        )
+    };
+    let (mut socket, _) = tokio_tungstenite::connect_async(url(&b))
+        .await
+        .expect("upgraded on B with A's ticket");
+    still_answers(&mut socket).await;
+    for app in [&a, &b] {
+        match tokio_tungstenite::connect_async(url(app)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401)
+            }
+            other => panic!("a used ticket opened a socket: {other:?}"),
+        }
+    }
+    a.stop().await;
+    b.stop().await;
 }

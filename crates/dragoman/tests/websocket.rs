@@ -1,11 +1,12 @@
 //! The WebSocket gateway as a client sees it: events with per-user ids, resume, subscribe,
-//! every row of bad input, the idle close, the cap, and the drain at shutdown.
+//! every row of bad input, the idle close, the caps (per instance, per user), tickets, the close
+//! at the token's expiry, and the drain at shutdown.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Account, Backend, TestApp, settings, spawn_app, spawn_with};
+use common::{Account, Backend, TestApp, expect_problem, settings, spawn_app, spawn_with};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -426,5 +427,202 @@ async fn an_expired_or_foreign_token_gets_401_and_no_socket() {
         .await
         .expect("upgraded");
     drop(ok);
+    app.stop().await;
+}
+
+/// A WebSocket URL with a query.
+fn ws_url(app: &TestApp, query: &str) -> String {
+    format!("{}/v1/ws?{query}", app.base.replace("http://", "ws://"))
+}
+
+/// The status an upgrade is refused with.
+async fn refused(url: String) -> u16 {
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Ok(_) => panic!("upgraded; expected a refusal"),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+/// The connection answers: an unknown message gets its `error` frame.
+async fn still_answers(socket: &mut Socket) {
+    send(socket, json!({"type": "ping?"})).await;
+    assert_eq!(next(socket).await["data"]["code"], "unknown_type");
+}
+
+#[tokio::test]
+async fn the_sixth_socket_of_a_user_closes_the_first() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let client = app.signup("client").await;
+    let other = app.signup("client").await;
+    let mut others = connect(&app, &other).await;
+    let mut sockets = Vec::new();
+    for _ in 0..5 {
+        let mut socket = connect(&app, &client).await;
+        // Served (and so recorded) before the next one opens: the order is known.
+        still_answers(&mut socket).await;
+        sockets.push(socket);
+    }
+    let mut sixth = connect(&app, &client).await;
+    let (code, reason) = closed_with(&mut sockets[0]).await;
+    assert_eq!(code, CloseCode::from(4008));
+    assert!(reason.contains("too many connections"), "{reason}");
+    // The four others, the new one and another user's are untouched.
+    for socket in sockets.iter_mut().skip(1) {
+        still_answers(socket).await;
+    }
+    still_answers(&mut sixth).await;
+    still_answers(&mut others).await;
+    // Each new one closes the oldest left.
+    let _seventh = connect(&app, &client).await;
+    assert_eq!(closed_with(&mut sockets[1]).await.0, CloseCode::from(4008));
+    still_answers(&mut sockets[2]).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_ticket_opens_one_socket_once() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let interpreter = app.interpreter_speaking(&["it"]).await;
+    expect_problem(app.post("/v1/ws/ticket", &json!({})).await, 401).await;
+    let taken = app
+        .post_empty_as(&interpreter.access, "/v1/ws/ticket")
+        .await;
+    assert_eq!(taken.status(), 201);
+    let body: Value = taken.json().await.expect("JSON");
+    assert_eq!(body["expires_in"], 30);
+    let ticket = body["ticket"].as_str().expect("a ticket").to_owned();
+    assert!(ticket.len() >= 43, "256 random bits: {ticket}");
+
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(ws_url(&app, &format!("ticket={ticket}")))
+            .await
+            .expect("upgraded with the ticket");
+    // The socket is the interpreter's: their events arrive on it.
+    app.put_as(
+        &interpreter.access,
+        "/v1/interpreters/me/status",
+        &json!({"status": "away"}),
+    )
+    .await;
+    assert_eq!(
+        next_of(&mut socket, "status.changed").await["data"]["status"],
+        "away"
+    );
+    // Used, unknown, empty: 401 at the upgrade.
+    assert_eq!(
+        refused(ws_url(&app, &format!("ticket={ticket}"))).await,
+        401
+    );
+    assert_eq!(refused(ws_url(&app, "ticket=not-a-ticket")).await, 401);
+    assert_eq!(refused(ws_url(&app, "ticket=")).await, 401);
+    // A ticket is not an access token, nor the reverse.
+    let again: Value = app
+        .post_empty_as(&interpreter.access, "/v1/ws/ticket")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let second = again["ticket"].as_str().expect("a ticket");
+    expect_problem(app.get_as(second, "/v1/interpreters/me").await, 401).await;
+    assert_eq!(
+        refused(ws_url(&app, &format!("ticket={}", interpreter.access))).await,
+        401
+    );
+    app.stop().await;
+}
+
+/// An instance whose signing secret the test knows, and a token for `account` that expires
+/// `secs` seconds from now.
+fn short_token(secret: &[u8], account: &Account, secs: u64) -> String {
+    let user = dragoman_domain::UserId(account.id.parse().expect("uuid"));
+    dragoman_http::auth::Tokens::new(secret, Duration::from_secs(secs), Duration::from_secs(60))
+        .issue_access(user, dragoman_domain::Role::Client, chrono::Utc::now())
+        .expect("signed")
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires() {
+    let (mut settings, dir, db) = settings(Backend::Sqlite).await;
+    let secret = b"a websocket test's signing secret, 32+ bytes".to_vec();
+    settings.jwt_secret = dragoman::config::JwtSecret::Given(secret.clone());
+    let app = spawn_with(settings, dir, db).await;
+    let client = app.signup("client").await;
+
+    // Opened with a token that expires in 2 s, directly and through a ticket.
+    let short = short_token(&secret, &client, 2);
+    let mut direct =
+        tokio_tungstenite::connect_async(ws_url(&app, &format!("access_token={short}")))
+            .await
+            .expect("upgraded")
+            .0;
+    let ticket: Value = app
+        .post_empty_as(&short, "/v1/ws/ticket")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let ticket = ticket["ticket"].as_str().expect("a ticket");
+    let mut by_ticket = tokio_tungstenite::connect_async(ws_url(&app, &format!("ticket={ticket}")))
+        .await
+        .expect("upgraded")
+        .0;
+    // A socket of a long-lived token stays.
+    let mut lasting = connect(&app, &client).await;
+    for socket in [&mut direct, &mut by_ticket] {
+        let (code, reason) = closed_with(socket).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (CloseCode::from(4001), "token expired")
+        );
+    }
+    still_answers(&mut lasting).await;
+
+    // A ticket taken with a token that has since expired opens nothing.
+    let short = short_token(&secret, &client, 1);
+    let ticket: Value = app
+        .post_empty_as(&short, "/v1/ws/ticket")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let ticket = ticket["ticket"].as_str().expect("a ticket").to_owned();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        refused(ws_url(&app, &format!("ticket={ticket}"))).await,
+        401
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn binary_frames_are_throttled_like_text_frames() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let client = app.signup("client").await;
+    let mut bystander = connect(&app, &client).await;
+    let mut ws = connect(&app, &client).await;
+    for _ in 0..200 {
+        if ws.send(Message::binary(vec![0u8; 64])).await.is_err() {
+            break;
+        }
+    }
+    let mut saw_rate_limited = false;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer")
+        {
+            Some(Ok(Message::Text(t))) => saw_rate_limited |= t.as_str().contains("rate_limited"),
+            Some(Ok(Message::Close(Some(frame)))) => break frame.code,
+            Some(Ok(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(
+        saw_rate_limited,
+        "binary frames were answered without a limit"
+    );
+    assert_eq!(code, CloseCode::Policy);
+    still_answers(&mut bystander).await;
     app.stop().await;
 }

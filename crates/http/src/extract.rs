@@ -70,7 +70,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The bearer token of the `Authorization` header.
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)

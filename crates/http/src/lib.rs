@@ -83,6 +83,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::availability::router())
         .merge(routes::jobs::router())
         .merge(routes::operations::router())
+        .merge(ws::router())
         .split_for_parts()
 }
 

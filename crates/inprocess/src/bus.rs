@@ -77,7 +77,7 @@ impl Bus for InProcessBus {
                 log.trim(now);
                 delivered
             }
-            Audience::Topic(_) => Arc::new(Delivered { id: None, event }),
+            Audience::Topic(_) | Audience::Gateways => Arc::new(Delivered { id: None, event }),
         };
         // No subscriber is not an error: nobody is listening right now.
         let _ = self.sender.send(delivered);

@@ -1,4 +1,5 @@
-//! The connection registry in process memory (one instance).
+//! The connection registry in process memory (one instance): the instances holding each
+//! user, each user's sockets in the order they opened, and the WebSocket tickets.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -6,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use dragoman_domain::UserId;
-use dragoman_ports::ConnectionRegistry;
+use dragoman_ports::{ConnectionRegistry, SocketId};
 
 /// For each user, the instances holding them and until when. A user is almost always held by
 /// one instance, so each list is allocated for one, and the instance's name is shared by every
@@ -38,10 +39,55 @@ impl Holders {
     }
 }
 
+/// A recorded socket, and until when its record lasts. The instance's name is shared with
+/// every other record of it rather than copied for each socket.
+#[derive(Debug)]
+struct OpenSocket {
+    instance: Arc<str>,
+    number: u64,
+    until: Instant,
+}
+
+impl OpenSocket {
+    fn is(&self, socket: &SocketId) -> bool {
+        self.number == socket.number && *self.instance == *socket.instance
+    }
+
+    fn id(&self) -> SocketId {
+        SocketId {
+            instance: self.instance.to_string(),
+            number: self.number,
+        }
+    }
+}
+
+/// Each user's sockets, in the order they opened (the oldest first).
+#[derive(Debug, Default)]
+struct Sockets {
+    users: HashMap<UserId, Vec<OpenSocket>>,
+    /// The names of the instances in `users`.
+    names: Vec<Arc<str>>,
+}
+
+impl Sockets {
+    fn name(&mut self, instance: &str) -> Arc<str> {
+        if let Some(name) = self.names.iter().find(|n| &***n == instance) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(instance);
+        self.names.push(name.clone());
+        name
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct InProcessConnections {
     /// A std mutex: never held across an await.
     holders: Mutex<Holders>,
+    /// A std mutex: never held across an await.
+    sockets: Mutex<Sockets>,
+    /// Tickets and their grants, until they run out. A std mutex: never held across an await.
+    tickets: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl InProcessConnections {
@@ -51,6 +97,14 @@ impl InProcessConnections {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Holders> {
         self.holders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sockets_lock(&self) -> std::sync::MutexGuard<'_, Sockets> {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tickets_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.tickets.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -69,6 +123,22 @@ impl ConnectionRegistry for InProcessConnections {
             match instances.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, until)) => *until = now + ttl,
                 None => instances.push((name.clone(), now + ttl)),
+            }
+        }
+        drop(holders);
+        let mut sockets = self.sockets_lock();
+        // Users whose records all ran out are dropped at each renewal, so memory follows the
+        // connected users.
+        sockets.users.retain(|_, list| {
+            list.retain(|open| open.until > now);
+            !list.is_empty()
+        });
+        sockets.names.retain(|n| Arc::strong_count(n) > 1);
+        for user in users {
+            for open in sockets.users.get_mut(user).into_iter().flatten() {
+                if &*open.instance == instance && open.until > now {
+                    open.until = now + ttl;
+                }
             }
         }
         Ok(())
@@ -100,6 +170,75 @@ impl ConnectionRegistry for InProcessConnections {
             .collect();
         held.sort();
         Ok(held)
+    }
+
+    async fn open(
+        &self,
+        user: UserId,
+        socket: &SocketId,
+        keep: usize,
+        ttl: Duration,
+    ) -> anyhow::Result<Vec<SocketId>> {
+        let now = Instant::now();
+        let mut sockets = self.sockets_lock();
+        // Only this user's records are swept here (the renewal sweeps everyone's).
+        let instance = sockets.name(&socket.instance);
+        let list = sockets
+            .users
+            .entry(user)
+            .or_insert_with(|| Vec::with_capacity(1));
+        list.retain(|open| open.until > now && !open.is(socket));
+        list.push(OpenSocket {
+            instance,
+            number: socket.number,
+            until: now + ttl,
+        });
+        let beyond = list.len().saturating_sub(keep);
+        Ok(list.drain(..beyond).map(|open| open.id()).collect())
+    }
+
+    async fn close(&self, user: UserId, socket: &SocketId) -> anyhow::Result<()> {
+        let mut sockets = self.sockets_lock();
+        if let Some(list) = sockets.users.get_mut(&user) {
+            list.retain(|open| !open.is(socket));
+            if list.is_empty() {
+                sockets.users.remove(&user);
+            }
+        }
+        Ok(())
+    }
+
+    async fn sockets(&self, user: UserId) -> anyhow::Result<Vec<SocketId>> {
+        let now = Instant::now();
+        let sockets = self.sockets_lock();
+        Ok(sockets
+            .users
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter(|open| open.until > now)
+            .map(OpenSocket::id)
+            .collect())
+    }
+
+    async fn put_ticket(&self, key: &str, grant: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        let mut tickets = self.tickets_lock();
+        tickets.retain(|_, (_, until)| *until > now);
+        if tickets.contains_key(key) {
+            return Ok(false);
+        }
+        tickets.insert(key.to_owned(), (grant.to_owned(), now + ttl));
+        Ok(true)
+    }
+
+    async fn take_ticket(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let now = Instant::now();
+        Ok(self
+            .tickets_lock()
+            .remove(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(grant, _)| grant))
     }
 }
 

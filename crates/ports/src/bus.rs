@@ -5,7 +5,7 @@
 //! own connections. An event addressed to a user gets that user's next id when it is published
 //! (ids increase per user, whichever instance publishes) and is kept in the user's log for at
 //! least [`RETENTION`], so `resume` can replay it from any instance. Topic events (availability)
-//! carry no id and are not kept.
+//! and instructions to the gateways carry no id and are not kept.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,9 @@ pub enum Audience {
     User(UserId),
     /// Everyone subscribed to a topic (`availability`): not replayed.
     Topic(String),
+    /// The WebSocket gateway of every instance: an instruction about the connections they hold
+    /// (close a socket, or all of a user's), never sent to a client and never kept.
+    Gateways,
 }
 
 /// Something that happened, as the API's WebSocket section names it (`offer.created`,

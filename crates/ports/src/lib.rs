@@ -20,7 +20,7 @@ pub mod store;
 pub use availability::{AVAILABILITY_TTL, AvailabilityCache, CachedStatus};
 pub use bus::{Audience, Bus, Delivered, Event, Replay};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connections::ConnectionRegistry;
+pub use connections::{ConnectionRegistry, SocketId};
 pub use files::{
     AvatarUpload, DocumentRecord, DocumentStatus, FileStore, PendingUpload, UPLOAD_SWEEP,
 };

@@ -4,8 +4,8 @@
 //! user's stream (entry id `<id>-0`, about the last thousand kept, the stream expiring when idle
 //! for twice the retention) and is published, so ids, log and delivery agree whichever instance
 //! publishes. Publishing never blocks the engine: events queue (bounded) for a publisher task.
-//! One subscriber task per instance reads both channels and feeds the local broadcast that the
-//! WebSocket hub relays.
+//! One subscriber task per instance reads the three channels (user events, topic events,
+//! instructions to the gateways) and feeds the local broadcast that the WebSocket hub relays.
 //!
 //! On a Redis Cluster the bus stays one ordered stream: every user's log and counter are under the
 //! hash tag `{dragoman:events}` (`P{dragoman:events}:<user>`), so every event, topic events
@@ -71,6 +71,12 @@ fn topic_channel(prefix: &str) -> String {
     format!("{prefix}interpreter-status")
 }
 
+/// Instructions to the WebSocket gateways: a channel of their own, so the seed's channel
+/// carries only what its subscribers know.
+fn gateways_channel(prefix: &str) -> String {
+    format!("{prefix}dragoman:gateways")
+}
+
 /// The user's event log; on a cluster every log and counter is under the one hash tag
 /// `{dragoman:events}` (see the module documentation).
 fn log_key(redis: &RedisConn, prefix: &str, user: UserId) -> String {
@@ -101,6 +107,7 @@ impl RedisBus {
             .context("opening a Redis pub/sub connection")?;
         pubsub.subscribe(user_channel(prefix)).await?;
         pubsub.subscribe(topic_channel(prefix)).await?;
+        pubsub.subscribe(gateways_channel(prefix)).await?;
         tokio::spawn(subscriber(
             client,
             redis.clone(),
@@ -143,6 +150,13 @@ async fn publisher(mut redis: RedisConn, mut events: mpsc::Receiver<Event>, pref
                 .map(|_| ()),
             Audience::Topic(_) => redis::cmd("PUBLISH")
                 .arg(topic_channel(&prefix))
+                .arg(&payload)
+                .query_async::<i64>(&mut redis)
+                .await
+                .map(|_| ()),
+            // Instructions need no order with the events: any node publishes them.
+            Audience::Gateways => redis::cmd("PUBLISH")
+                .arg(gateways_channel(&prefix))
                 .arg(&payload)
                 .query_async::<i64>(&mut redis)
                 .await
@@ -191,6 +205,7 @@ async fn subscriber(
                 };
                 if fresh.subscribe(&users).await.is_ok()
                     && fresh.subscribe(topic_channel(&prefix)).await.is_ok()
+                    && fresh.subscribe(gateways_channel(&prefix)).await.is_ok()
                 {
                     pubsub = fresh;
                     break 'reconnect;

@@ -1,5 +1,6 @@
 //! Events as the bus carries them: one JSON text per event, in the stream entries of the user
-//! logs and in the pub/sub messages (user events behind their id: `<id> <json>`).
+//! logs and in the pub/sub messages (user events behind their id: `<id> <json>`; instructions
+//! to the gateways marked `"gateways": true`).
 
 use chrono::{DateTime, Utc};
 use dragoman_domain::UserId;
@@ -15,12 +16,17 @@ const KINDS: &[&str] = &[
     "session.ended",
     "status.changed",
     "availability.changed",
+    "connections.close",
 ];
 
 pub(crate) fn encode(event: &Event) -> String {
     let (user, topic) = match &event.audience {
         Audience::User(u) => (Some(u.to_string()), None),
         Audience::Topic(t) => (None, Some(t.clone())),
+        Audience::Gateways => {
+            return json!({"gateways": true, "kind": event.kind, "at": event.at, "data": event.data})
+                .to_string();
+        }
     };
     json!({"user": user, "topic": topic, "kind": event.kind, "at": event.at, "data": event.data})
         .to_string()
@@ -32,6 +38,7 @@ pub(crate) fn decode(id: Option<u64>, text: &str) -> Option<Delivered> {
     let audience = match (v["user"].as_str(), v["topic"].as_str()) {
         (Some(u), _) => Audience::User(UserId(u.parse().ok()?)),
         (None, Some(t)) => Audience::Topic(t.to_owned()),
+        _ if v["gateways"] == true => Audience::Gateways,
         _ => return None,
     };
     let at: DateTime<Utc> = v["at"].as_str()?.parse().ok()?;

@@ -322,6 +322,10 @@ pub struct Config {
         global = true
     )]
     pub ws_max_connections: usize,
+    /// WebSockets one user may hold across the fleet; a new one past it closes the user's
+    /// oldest (close code 4008), on whichever instance holds it.
+    #[arg(long, env = "WS_MAX_PER_USER", default_value_t = 5, global = true)]
+    pub ws_max_per_user: usize,
     /// Longest a graceful stop waits for requests in flight, seconds (under ECS's 30 s).
     #[arg(
         long,
@@ -705,6 +709,9 @@ impl Config {
                 "must be at least 1 and shorter than WS_IDLE_TIMEOUT_SECS",
             ));
         }
+        if !(1..=1000).contains(&self.ws_max_per_user) {
+            return Err(error("WS_MAX_PER_USER", "must be 1 to 1000"));
+        }
         if self.presence_grace_secs == 0 {
             return Err(error("PRESENCE_GRACE_SECS", "must be at least 1"));
         }
@@ -799,6 +806,7 @@ impl Config {
                 ping_interval: Duration::from_secs(self.ws_ping_secs),
                 idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs),
                 max_connections: self.ws_max_connections,
+                max_per_user: self.ws_max_per_user,
                 presence_grace: Duration::from_secs(self.presence_grace_secs),
                 ..WsSettings::default()
             },

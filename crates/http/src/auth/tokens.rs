@@ -85,6 +85,12 @@ impl Tokens {
 
     /// The caller named by a valid access token. Expiry is checked against the system clock.
     pub fn verify_access(&self, token: &str) -> Result<Caller, ApiError> {
+        self.verify_access_until(token).map(|(caller, _)| caller)
+    }
+
+    /// The caller named by a valid access token, and when the token expires: what outlives the
+    /// request (a WebSocket, a ticket) must not outlive the token.
+    pub fn verify_access_until(&self, token: &str) -> Result<(Caller, DateTime<Utc>), ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
@@ -94,10 +100,16 @@ impl Tokens {
                     _ => "the access token is malformed or not valid",
                 })
             })?;
-        Ok(Caller {
-            id: UserId(data.claims.sub),
-            role: data.claims.role,
-        })
+        let expires = DateTime::from_timestamp(data.claims.exp, 0).ok_or(
+            ApiError::Unauthenticated("the access token's expiry is not valid"),
+        )?;
+        Ok((
+            Caller {
+                id: UserId(data.claims.sub),
+                role: data.claims.role,
+            },
+            expires,
+        ))
     }
 }
 
@@ -133,6 +145,8 @@ mod tests {
             .issue_access(user, Role::Interpreter, Utc::now())
             .expect("signed");
         let caller = t.verify_access(&jwt).expect("valid");
+        let (_, expires) = t.verify_access_until(&jwt).expect("valid");
+        assert!((expires - Utc::now()).num_seconds() > 890, "{expires}");
         assert_eq!(
             caller,
             Caller {

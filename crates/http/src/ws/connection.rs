@@ -1,5 +1,6 @@
 //! One WebSocket connection: relays the user's events, answers resume and subscribe, pings,
-//! closes the idle, the flooding and the too slow.
+//! closes the idle, the flooding and the too slow, and closes itself when its access token
+//! expires or it is dismissed from outside (a newer socket past the user's cap, revoked rights).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use dragoman_domain::UserId;
 use dragoman_ports::{Bus, Clock};
 
 use super::WsSettings;
+use super::dismissal::Dismissal;
 use super::hub::{Handle, Hub};
 use super::protocol::{ClientMessage, Throttle, Topic, error_frame, frame, parse};
 
@@ -18,6 +20,11 @@ use super::protocol::{ClientMessage, Throttle, Topic, error_frame, frame, parse}
 pub struct Connection {
     pub socket: WebSocket,
     pub user: UserId,
+    /// Its place in the hub, registered before the connection was recorded in the fleet, so
+    /// that an instruction naming it finds it.
+    pub handle: Arc<Handle>,
+    /// When the access token that opened the connection expires: it closes then (4001).
+    pub expires: tokio::time::Instant,
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
     pub clock: Arc<dyn Clock>,
@@ -47,10 +54,10 @@ impl Connection {
     /// Serves the connection until it closes. Boxed, so that the task's future holds a pointer
     /// to the socket and settings rather than a copy of them for each call it nests.
     pub async fn run(self: Box<Self>) {
-        let handle = self.hub.register(self.user, self.settings.outbox_capacity);
         metrics::counter!("dragoman_websocket_connections_opened_total").increment(1);
         let user = self.user;
         let hub = self.hub.clone();
+        let handle = self.handle.clone();
         let close = self.serve(&handle).await;
         hub.unregister(user, handle.id);
         if let Some(Close(code, reason)) = close {
@@ -101,9 +108,12 @@ impl Connection {
     /// allocated only while they run.
     async fn serve(mut self: Box<Self>, handle: &Handle) -> Option<Close> {
         let mut draining = self.hub.draining();
-        // The connection's one timer: the next ping, which also checks for idleness.
+        // The connection's one timer: the next ping (which also checks for idleness), or the
+        // token's expiry if that comes first.
         let interval = self.settings.ping_interval;
-        let ping = tokio::time::sleep(interval);
+        let expires = self.expires;
+        let mut next_ping = tokio::time::Instant::now() + interval;
+        let ping = tokio::time::sleep_until(next_ping.min(expires));
         tokio::pin!(ping);
         let mut last_heard = Instant::now();
         let mut throttle = Throttle::new(
@@ -116,10 +126,16 @@ impl Connection {
             let step = tokio::select! {
                 incoming = self.socket.recv() => match incoming {
                     None | Some(Ok(Message::Close(_))) => break None,
+                    // What the client broke is said in the close frame; a connection that is
+                    // simply gone (reset, end of stream) is dropped.
                     Some(Err(e)) => {
                         let text = e.to_string();
                         if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too long") {
                             Err(Close(close_code::SIZE, "message too big"))
+                        } else if text.contains("UTF-8") {
+                            Err(Close(close_code::INVALID, "text frames must be UTF-8"))
+                        } else if text.contains("protocol error") && !text.contains("without closing handshake") {
+                            Err(Close(close_code::PROTOCOL, "protocol error"))
                         } else {
                             break None;
                         }
@@ -138,15 +154,21 @@ impl Connection {
                     self.send(shared.text.clone()).await
                 }
                 _ = handle.wake.notified() => {
-                    if handle.too_slow.load(Ordering::Relaxed) {
+                    if let Some(why) = handle.dismissal() {
+                        Err(Close(why.code(), why.reason()))
+                    } else if handle.too_slow.load(Ordering::Relaxed) {
                         Err(Close(close_code::POLICY, "too slow: reconnect and resume"))
                     } else {
                         Ok(())
                     }
                 }
                 () = &mut ping => {
-                    let next = ping.deadline() + interval;
-                    ping.as_mut().reset(next);
+                    if tokio::time::Instant::now() >= expires {
+                        let why = Dismissal::TokenExpired;
+                        break Some(Close(why.code(), why.reason()));
+                    }
+                    next_ping += interval;
+                    ping.as_mut().reset(next_ping.min(expires));
                     if last_heard.elapsed() >= self.settings.idle_timeout {
                         Err(Close(close_code::AWAY, "idle"))
                     } else {
@@ -175,20 +197,14 @@ impl Connection {
         throttle: &mut Throttle,
         sent: &mut SentIds,
     ) -> Result<(), Close> {
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                return self
-                    .send(error_frame(
-                        "malformed",
-                        "send JSON text frames",
-                        self.clock.now(),
-                    ))
-                    .await;
-            }
-            // Pings are answered by the library; pongs only count as activity.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
-        };
+        // Pings are answered by the library; pongs only count as activity. Text and binary
+        // frames alike pass the throttle.
+        if matches!(
+            message,
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_)
+        ) {
+            return Ok(());
+        }
         if !throttle.allow() {
             if throttle.refused_in_a_row > self.settings.message_burst as u32 {
                 return Err(Close(close_code::POLICY, "too many messages"));
@@ -201,6 +217,15 @@ impl Connection {
                 ))
                 .await;
         }
+        let Message::Text(text) = message else {
+            return self
+                .send(error_frame(
+                    "malformed",
+                    "send JSON text frames",
+                    self.clock.now(),
+                ))
+                .await;
+        };
         match parse(text.as_str()) {
             Err(refusal) => {
                 self.send(error_frame(refusal.code, &refusal.detail, self.clock.now()))

@@ -4,16 +4,18 @@
 //! One relay task per instance reads the bus and hands each event to the connections of its
 //! user (or of its topic) through bounded queues. A connection whose queue is full is told to
 //! close ("too slow"): memory stays bounded whatever a client does, and the app recovers what it
-//! missed with `resume` on reconnecting.
+//! missed with `resume` on reconnecting. Instructions to the gateways on the bus (close a
+//! socket past a user's cap, close a revoked user's sockets) are carried out here too.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dragoman_domain::UserId;
 use dragoman_ports::{Audience, Bus, Delivered};
 use tokio::sync::{Notify, broadcast, watch};
 
+use super::dismissal::{Dismissal, Instruction};
 use super::outbox::Outbox;
 
 use super::protocol::Frame;
@@ -28,12 +30,30 @@ pub struct Handle {
     pub availability: AtomicBool,
     /// Set by the relay when the outbox overflowed; the connection closes itself.
     pub too_slow: AtomicBool,
+    /// The close code of a [`Dismissal`] once the connection was told to close from outside
+    /// (0 until then); the connection closes itself with it.
+    pub dismissed: AtomicU16,
     pub wake: Notify,
+}
+
+impl Handle {
+    /// Why the connection was told to close from outside, if it was.
+    pub fn dismissal(&self) -> Option<Dismissal> {
+        Dismissal::from_code(self.dismissed.load(Ordering::Relaxed))
+    }
+
+    fn dismiss(&self, why: Dismissal) {
+        self.dismissed.store(why.code(), Ordering::Relaxed);
+        self.wake.notify_one();
+    }
 }
 
 /// The connections of this instance.
 #[derive(Debug)]
 pub struct Hub {
+    /// This instance's name in the fleet (the engine's instance id): a socket is known across
+    /// the fleet by this name and its handle's id.
+    instance: String,
     /// A std mutex: the relay and the connections hold it only to look up or edit the map.
     connections: Mutex<HashMap<UserId, Vec<Arc<Handle>>>>,
     count: AtomicUsize,
@@ -45,14 +65,25 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// A hub for a test that needs no name in a fleet.
     pub fn new() -> Self {
+        Self::named("")
+    }
+
+    /// The hub of the instance named `instance`.
+    pub fn named(instance: &str) -> Self {
         Self {
+            instance: instance.to_owned(),
             connections: Mutex::new(HashMap::new()),
             count: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             draining: watch::channel(false).0,
             ended: Notify::new(),
         }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<Arc<Handle>>>> {
@@ -100,6 +131,7 @@ impl Hub {
             outbox: Outbox::new(outbox_capacity),
             availability: AtomicBool::new(false),
             too_slow: AtomicBool::new(false),
+            dismissed: AtomicU16::new(0),
             wake: Notify::new(),
         });
         // Room for one: a user seldom has more than one connection.
@@ -151,6 +183,19 @@ impl Hub {
         self.len()
     }
 
+    /// Tells the connections an instruction names, if this instance holds them, to close.
+    pub fn dismiss(&self, instruction: &Instruction) {
+        let map = self.map();
+        let held = map.get(&instruction.user).into_iter().flatten();
+        match &instruction.socket {
+            Some(socket) if socket.instance != self.instance => {}
+            Some(socket) => held
+                .filter(|h| h.id == socket.number)
+                .for_each(|h| h.dismiss(instruction.why)),
+            None => held.for_each(|h| h.dismiss(instruction.why)),
+        }
+    }
+
     fn offer(handle: &Handle, frame: &mut SharedFrame<'_>) {
         if handle.too_slow.load(Ordering::Relaxed) {
             return;
@@ -166,6 +211,11 @@ impl Hub {
         let mut events = bus.subscribe();
         loop {
             match events.recv().await {
+                Ok(delivered) if delivered.event.audience == Audience::Gateways => {
+                    if let Some(instruction) = Instruction::of(&delivered) {
+                        self.dismiss(&instruction);
+                    }
+                }
                 Ok(delivered) => {
                     let mut frame = SharedFrame::new(&delivered);
                     let map = self.map();
@@ -182,7 +232,7 @@ impl Hub {
                                 }
                             }
                         }
-                        Audience::Topic(_) => {}
+                        Audience::Topic(_) | Audience::Gateways => {}
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {

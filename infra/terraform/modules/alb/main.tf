@@ -217,7 +217,8 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
   resource_arn            = aws_wafv2_web_acl.this.arn
   log_destination_configs = [var.waf_log_group_arn]
 
-  # Tokens never reach the logs.
+  # Tokens never reach the logs: not in the headers, and not in the query string, where a
+  # WebSocket upgrade may carry `?access_token=` (the contract) or a single-use `?ticket=`.
   redacted_fields {
     single_header {
       name = "authorization"
@@ -227,6 +228,9 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
     single_header {
       name = "cookie"
     }
+  }
+  redacted_fields {
+    query_string {}
   }
 }
 
