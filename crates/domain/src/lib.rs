@@ -10,6 +10,7 @@ pub mod ids;
 pub mod interpreter;
 pub mod language;
 pub mod matching;
+pub mod text;
 
 pub use account::{DisplayName, Email, Password, Role, SignupRole, User};
 pub use ids::UserId;
@@ -22,6 +23,7 @@ pub use matching::{
     Explanation, Matcher, MatchingConfig, Need, Offer, OfferId, OfferStatus, Plan, Presence,
     Priority, Request, RequestId, RequestStatus, Session, SessionId, Snapshot, Strategy,
 };
+pub use text::has_bidi_control;
 
 /// Why a value offered from outside was refused. The message is written for the caller: it
 /// names the field and says what would be accepted.
