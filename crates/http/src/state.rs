@@ -11,7 +11,7 @@ use dragoman_ports::{
 };
 use dragoman_telemetry::PrometheusHandle;
 
-use crate::auth::{Passwords, Tokens};
+use crate::auth::{AddressLimit, PasswordBudget, Passwords, Tokens};
 use crate::ws::WsSettings;
 use crate::ws::hub::Hub;
 
@@ -28,6 +28,14 @@ pub struct HttpSettings {
     /// Failed logins from one address within `login_window` before 429.
     pub login_failures_per_address: u32,
     pub login_window: Duration,
+    /// Sign-ups per client address per window (SIGNUP_LIMIT_PER_ADDRESS, SIGNUP_WINDOW_SECS).
+    pub signup_limit: AddressLimit,
+    /// Open refresh families (signed-in devices) per user; a login beyond it revokes the least
+    /// recently used (REFRESH_FAMILIES_PER_USER).
+    pub refresh_families_per_user: u32,
+    /// Concurrent password hashes and the longest wait for one (PASSWORD_HASH_CONCURRENCY,
+    /// PASSWORD_HASH_QUEUE_MS); read by the binary when it builds [`Passwords`].
+    pub password_budget: PasswordBudget,
 }
 
 impl Default for HttpSettings {
@@ -38,6 +46,9 @@ impl Default for HttpSettings {
             login_failures_per_account: 10,
             login_failures_per_address: 100,
             login_window: Duration::from_secs(15 * 60),
+            signup_limit: AddressLimit::signup(20, Duration::from_secs(3600)),
+            refresh_families_per_user: 10,
+            password_budget: PasswordBudget::default(),
         }
     }
 }
