@@ -214,6 +214,19 @@ impl Store for Metered {
         .await
     }
 
+    async fn cap_refresh_families(
+        &self,
+        user_id: UserId,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "cap_refresh_families",
+            self.accounts.cap_refresh_families(user_id, keep, now),
+        )
+        .await
+    }
+
     async fn put_profile(
         &self,
         user_id: UserId,

@@ -29,6 +29,7 @@ macro_rules! store_suite {
             concurrent_rotation_has_one_winner,
             expired_and_unknown_refresh_tokens_are_invalid,
             logout_revokes_family,
+            refresh_families_beyond_the_cap_are_revoked_least_recently_used_first,
             ping_answers,
         );
     };
@@ -424,4 +425,71 @@ pub async fn logout_revokes_family(store: Arc<dyn Store>) {
         .revoke_refresh_family(b"unknown", at(2))
         .await
         .expect("ignored");
+}
+
+pub async fn refresh_families_beyond_the_cap_are_revoked_least_recently_used_first(
+    store: Arc<dyn Store>,
+) {
+    let user = new_user("c@example.org", Role::Client);
+    let other = new_user("o@example.org", Role::Client);
+    store.create_user(user.clone()).await.expect("created");
+    store.create_user(other.clone()).await.expect("created");
+    // Four logins, one a second; the first is then refreshed, so it is the most recently used.
+    for (n, hash) in [b"f0", b"f1", b"f2", b"f3"].iter().enumerate() {
+        let mut t = token(user.id, Uuid::now_v7(), *hash, at(3600));
+        t.created_at = at(n as i64);
+        store.insert_refresh_token(t).await.expect("stored");
+    }
+    store
+        .insert_refresh_token(token(other.id, Uuid::now_v7(), b"other", at(3600)))
+        .await
+        .expect("stored");
+    assert!(matches!(
+        store
+            .rotate_refresh_token(b"f0", next(b"f0-next"), at(10))
+            .await
+            .expect("rotate"),
+        RotateOutcome::Rotated { .. }
+    ));
+
+    store
+        .cap_refresh_families(user.id, 2, at(11))
+        .await
+        .expect("capped");
+
+    let rotate = |hash: &'static [u8], successor: &'static [u8]| {
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token(hash, next(successor), at(12))
+                .await
+                .expect("rotate")
+        }
+    };
+    assert!(
+        matches!(
+            rotate(b"f0-next", b"a").await,
+            RotateOutcome::Rotated { .. }
+        ),
+        "the refreshed family is the most recently used: kept"
+    );
+    assert!(
+        matches!(rotate(b"f3", b"b").await, RotateOutcome::Rotated { .. }),
+        "the newest login is kept"
+    );
+    for revoked in [b"f1", b"f2"] {
+        assert!(
+            matches!(rotate(revoked, b"x").await, RotateOutcome::Reused { .. }),
+            "{:?}: beyond the cap, revoked",
+            String::from_utf8_lossy(revoked)
+        );
+    }
+    assert!(
+        matches!(rotate(b"other", b"y").await, RotateOutcome::Rotated { .. }),
+        "another user's families are not touched"
+    );
+    store
+        .cap_refresh_families(UserId(Uuid::now_v7()), 1, at(13))
+        .await
+        .expect("a user without tokens is fine");
 }

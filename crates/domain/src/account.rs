@@ -5,10 +5,17 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::{Invalid, UserId};
+use crate::{Invalid, UserId, has_bidi_control};
 
-/// An e-mail address, trimmed and lower-cased so that one mailbox is one account.
+/// An e-mail address, trimmed, lower-cased and NFC-normalized so that one mailbox is one account
+/// (`é` typed as one character or as `e` plus a combining accent is the same address).
+///
+/// Format characters (Unicode category Cf: zero-width joiners and spaces, bidirectional
+/// controls, soft hyphens) are refused: they are invisible, so they would let a second account
+/// look exactly like someone else's address in every list an admin reads.
 ///
 /// The check is deliberately structural (one `@`, a non-empty local part, a dotted domain, no
 /// spaces, at most 254 characters as RFC 5321 allows): the only real proof of an address is
@@ -19,8 +26,14 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim().to_lowercase();
         let invalid = |reason: &str| Err(Invalid::new("email", reason));
+        if raw
+            .chars()
+            .any(|c| c.general_category() == GeneralCategory::Format)
+        {
+            return invalid("must not contain invisible format characters (Unicode category Cf)");
+        }
+        let value: String = raw.trim().to_lowercase().nfc().collect();
         if value.is_empty() {
             return invalid("must not be empty");
         }
@@ -89,7 +102,8 @@ impl std::fmt::Debug for Password {
 }
 
 /// The name shown to the other party of a session: 1 to 100 characters once trimmed, no
-/// control characters.
+/// control characters and no bidirectional controls (which would make the name display as
+/// something else, see [`crate::text`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -105,6 +119,12 @@ impl DisplayName {
             return Err(Invalid::new(
                 "display_name",
                 "must not contain control characters",
+            ));
+        }
+        if has_bidi_control(value) {
+            return Err(Invalid::new(
+                "display_name",
+                "must not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)",
             ));
         }
         Ok(Self(value.to_owned()))
@@ -240,5 +260,38 @@ mod tests {
         );
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn emails_are_nfc_normalized() {
+        let composed = Email::parse("jos\u{e9}@example.org").map(|e| e.0);
+        let decomposed = Email::parse("jose\u{301}@example.org").map(|e| e.0);
+        assert_eq!(composed, Ok("jos\u{e9}@example.org".to_owned()));
+        assert_eq!(decomposed, composed);
+    }
+
+    #[test]
+    fn emails_with_format_characters_are_refused() {
+        for c in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{202E}',
+            '\u{2066}', '\u{200E}',
+        ] {
+            let err = Email::parse(&format!("ad{c}min@example.org"))
+                .expect_err("a format character must be refused");
+            assert_eq!(err.field, "email");
+        }
+    }
+
+    #[test]
+    fn display_names_with_bidi_controls_are_refused() {
+        for c in [
+            '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{61C}',
+        ] {
+            let err = DisplayName::parse(&format!("Ana{c}xe.pdf"))
+                .expect_err("a bidi control must be refused");
+            assert_eq!(err.field, "display_name");
+        }
+        assert!(DisplayName::parse("محمد").is_ok());
+        assert!(DisplayName::parse("Zoë").is_ok());
     }
 }

@@ -303,7 +303,7 @@ impl Application {
             limiter,
             clock,
             tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
-            passwords: Passwords::new()?,
+            passwords: Passwords::with_budget(settings.http.password_budget)?,
             metrics: dragoman_telemetry::install_metrics()?,
             settings: Arc::new(settings.http.clone()),
             bus,

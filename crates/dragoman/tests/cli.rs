@@ -55,6 +55,18 @@ fn invalid_configuration_stops_with_status_2_naming_the_variable() {
             .env("JWT_SECRET", "too-short")),
         "JWT_SECRET",
     );
+    for (variable, value) in [
+        ("PASSWORD_HASH_CONCURRENCY", "0"),
+        ("PASSWORD_HASH_QUEUE_MS", "600000"),
+        ("SIGNUP_LIMIT_PER_ADDRESS", "0"),
+        ("SIGNUP_WINDOW_SECS", "0"),
+        ("REFRESH_FAMILIES_PER_USER", "0"),
+    ] {
+        assert_config_error(
+            &run(dragoman().env("DATA_DIR", &data).env(variable, value)),
+            variable,
+        );
+    }
     assert_config_error(
         &run(dragoman()
             .env("DATA_DIR", &data)

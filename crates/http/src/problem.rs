@@ -65,6 +65,9 @@ pub enum ApiError {
     Unavailable(anyhow::Error),
     /// 503: this instance is full or stopping; another may serve the client.
     Busy(&'static str),
+    /// 503 with `Retry-After`: the password hashing budget stayed spent for the whole queue
+    /// time (auth/passwords.rs).
+    Overloaded { retry_after: Duration },
     /// 500: our fault. Logged, never shown.
     Internal(anyhow::Error),
 }
@@ -178,6 +181,15 @@ impl ApiError {
                 "Service busy",
                 (*d).to_owned(),
             ),
+            Overloaded { retry_after } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Too many password checks at once",
+                format!(
+                    "the server is checking as many passwords as it can; try again in {} seconds",
+                    retry_after_secs(*retry_after)
+                ),
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -220,7 +232,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match self {
-            ApiError::RateLimited { retry_after } => {
+            ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs(retry_after)),
@@ -244,6 +256,16 @@ impl IntoResponse for ApiError {
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         ApiError::invalid(e.field, e.reason)
+    }
+}
+
+impl From<crate::auth::passwords::PasswordError> for ApiError {
+    fn from(e: crate::auth::passwords::PasswordError) -> Self {
+        use crate::auth::passwords::PasswordError as E;
+        match e {
+            E::Overloaded { retry_after } => ApiError::Overloaded { retry_after },
+            E::Failed(e) => ApiError::Internal(e),
+        }
     }
 }
 

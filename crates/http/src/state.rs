@@ -11,7 +11,7 @@ use dragoman_ports::{
 };
 use dragoman_telemetry::PrometheusHandle;
 
-use crate::auth::{Passwords, Tokens};
+use crate::auth::{AddressLimit, PasswordBudget, Passwords, Tokens};
 use crate::ws::WsSettings;
 use crate::ws::hub::Hub;
 
@@ -34,6 +34,14 @@ pub struct HttpSettings {
     pub hsts: bool,
     /// Opens /metrics on the public listener to a bearer of this token; `None`: 404 there.
     pub metrics_token: Option<Arc<str>>,
+    /// Sign-ups per client address per window (SIGNUP_LIMIT_PER_ADDRESS, SIGNUP_WINDOW_SECS).
+    pub signup_limit: AddressLimit,
+    /// Open refresh families (signed-in devices) per user; a login beyond it revokes the least
+    /// recently used (REFRESH_FAMILIES_PER_USER).
+    pub refresh_families_per_user: u32,
+    /// Concurrent password hashes and the longest wait for one (PASSWORD_HASH_CONCURRENCY,
+    /// PASSWORD_HASH_QUEUE_MS); read by the binary when it builds [`Passwords`].
+    pub password_budget: PasswordBudget,
 }
 
 impl Default for HttpSettings {
@@ -47,6 +55,9 @@ impl Default for HttpSettings {
             transport: crate::Transport::default(),
             hsts: false,
             metrics_token: None,
+            signup_limit: AddressLimit::signup(20, Duration::from_secs(3600)),
+            refresh_families_per_user: 10,
+            password_budget: PasswordBudget::default(),
         }
     }
 }

@@ -53,29 +53,7 @@ impl AttemptLimiter for InProcessLimiter {
     async fn record_failure(&self, key: &str, window: Duration) -> anyhow::Result<()> {
         let now = Instant::now();
         let mut windows = self.lock();
-        if windows.len() >= MAX_KEYS && !windows.contains_key(key) {
-            windows.retain(|_, w| w.ends > now);
-            // A scan of at most MAX_KEYS entries, only when full: cheap beside the password
-            // hash every failed login has already cost.
-            if windows.len() >= MAX_KEYS
-                && let Some(oldest) = windows
-                    .iter()
-                    .min_by_key(|(_, w)| w.ends)
-                    .map(|(k, _)| k.clone())
-            {
-                windows.remove(&oldest);
-            }
-        }
-        let entry = windows.entry(key.to_owned()).or_insert(Window {
-            failures: 0,
-            ends: now + window,
-        });
-        if entry.ends <= now {
-            *entry = Window {
-                failures: 0,
-                ends: now + window,
-            };
-        }
+        let entry = open_window(&mut windows, key, window, now);
         entry.failures = entry.failures.saturating_add(1);
         Ok(())
     }
@@ -84,6 +62,67 @@ impl AttemptLimiter for InProcessLimiter {
         self.lock().remove(key);
         Ok(())
     }
+
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> anyhow::Result<Option<Duration>> {
+        let now = Instant::now();
+        // Reading and raising the count under one lock is what makes the reservation atomic.
+        let mut windows = self.lock();
+        let entry = open_window(&mut windows, key, window, now);
+        if entry.failures >= limit {
+            return Ok(Some(entry.ends - now));
+        }
+        entry.failures += 1;
+        Ok(None)
+    }
+
+    async fn release(&self, key: &str) -> anyhow::Result<()> {
+        let now = Instant::now();
+        if let Some(w) = self.lock().get_mut(key)
+            && w.ends > now
+        {
+            w.failures = w.failures.saturating_sub(1);
+        }
+        Ok(())
+    }
+}
+
+/// The key's window, opened now if it has none or its last one has closed. Makes room first
+/// when the map is full (see [`MAX_KEYS`]).
+fn open_window<'a>(
+    windows: &'a mut HashMap<String, Window>,
+    key: &str,
+    window: Duration,
+    now: Instant,
+) -> &'a mut Window {
+    if windows.len() >= MAX_KEYS && !windows.contains_key(key) {
+        windows.retain(|_, w| w.ends > now);
+        // A scan of at most MAX_KEYS entries, only when full: cheap beside the password
+        // hash every failed login has already cost.
+        if windows.len() >= MAX_KEYS
+            && let Some(oldest) = windows
+                .iter()
+                .min_by_key(|(_, w)| w.ends)
+                .map(|(k, _)| k.clone())
+        {
+            windows.remove(&oldest);
+        }
+    }
+    let entry = windows.entry(key.to_owned()).or_insert(Window {
+        failures: 0,
+        ends: now + window,
+    });
+    if entry.ends <= now {
+        *entry = Window {
+            failures: 0,
+            ends: now + window,
+        };
+    }
+    entry
 }
 
 #[cfg(test)]

@@ -127,6 +127,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Keeps at most `keep` open refresh families for the user: every other open family is
+    /// revoked, least recently used first (the family whose current token was issued longest
+    /// ago, by login or refresh). Called after a login opens a family, so one account's sessions
+    /// (and its rows) stay bounded however often it signs in.
+    async fn cap_refresh_families(
+        &self,
+        user_id: UserId,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Replaces an interpreter's profile. `NotFound` if the user is not an interpreter.
     async fn put_profile(
         &self,

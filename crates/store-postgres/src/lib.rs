@@ -253,6 +253,15 @@ impl Store for PgStore {
         accounts::revoke_refresh_family(self, presented_hash, now).await
     }
 
+    async fn cap_refresh_families(
+        &self,
+        user_id: UserId,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        accounts::cap_refresh_families(self, user_id.0, keep, now).await
+    }
+
     async fn put_profile(
         &self,
         user_id: UserId,

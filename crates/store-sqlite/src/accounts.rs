@@ -181,6 +181,31 @@ pub(crate) async fn rotate_refresh_token(
     })
 }
 
+pub(crate) async fn cap_refresh_families(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    keep: u32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // The open families are those with a current token (one each); the subquery reads them
+    // through refresh_tokens_open_by_user_idx.
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ?1
+         WHERE revoked_at IS NULL AND family_id IN (
+             SELECT family_id FROM refresh_tokens
+             WHERE user_id = ?2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1
+             ORDER BY created_at DESC, id DESC
+             LIMIT -1 OFFSET ?3)",
+    )
+    .bind(micros(now))
+    .bind(user_id)
+    .bind(i64::from(keep))
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 pub(crate) async fn revoke_refresh_family(
     pool: &SqlitePool,
     presented: &[u8],

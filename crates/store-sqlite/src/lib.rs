@@ -220,6 +220,15 @@ impl dragoman_ports::Store for SqliteStore {
         accounts::revoke_refresh_family(&self.writer, presented_hash, now).await
     }
 
+    async fn cap_refresh_families(
+        &self,
+        user_id: dragoman_domain::UserId,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        accounts::cap_refresh_families(&self.writer, user_id.0, keep, now).await
+    }
+
     async fn put_profile(
         &self,
         user_id: dragoman_domain::UserId,

@@ -15,6 +15,7 @@ use chrono::TimeDelta;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dragoman_domain::matching::{MatchingConfig, Strategy};
 use dragoman_http::HttpSettings;
+use dragoman_http::auth::{AddressLimit, PasswordBudget};
 use dragoman_http::ws::WsSettings;
 use dragoman_store_postgres::ReplicaSettings;
 use dragoman_telemetry::{LogFormat, MetricsFormat};
@@ -267,6 +268,43 @@ pub struct Config {
     /// The login failure window, seconds.
     #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub login_window_secs: u64,
+    /// Password hashes (sign-up) and checks (login) running at once, 19 MiB each: the bound on
+    /// their memory. Unset: the number of cores.
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", global = true)]
+    pub password_hash_concurrency: Option<usize>,
+    /// Milliseconds a sign-up or login waits for a hashing slot before 503 with Retry-After.
+    #[arg(
+        long,
+        env = "PASSWORD_HASH_QUEUE_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub password_hash_queue_ms: u64,
+    /// Sign-ups from one client address within SIGNUP_WINDOW_SECS before 429.
+    #[arg(
+        long,
+        env = "SIGNUP_LIMIT_PER_ADDRESS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub signup_limit_per_address: u32,
+    /// The sign-up limit's window, seconds.
+    #[arg(
+        long,
+        env = "SIGNUP_WINDOW_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub signup_window_secs: u64,
+    /// Signed-in devices (open refresh token families) per user; a login beyond it signs out
+    /// the least recently used.
+    #[arg(
+        long,
+        env = "REFRESH_FAMILIES_PER_USER",
+        default_value_t = 10,
+        global = true
+    )]
+    pub refresh_families_per_user: u32,
     /// Seconds an offer waits for an answer before it goes to the next candidate.
     #[arg(long, env = "OFFER_TIMEOUT_SECS", default_value_t = 20, global = true)]
     pub offer_timeout_secs: u64,
@@ -659,6 +697,27 @@ impl Config {
                 "login failure limits must be at least 1",
             ));
         }
+        let password_budget = PasswordBudget {
+            concurrency: self
+                .password_hash_concurrency
+                .unwrap_or(PasswordBudget::default().concurrency),
+            queue: Duration::from_millis(self.password_hash_queue_ms),
+        };
+        if !(1..=1024).contains(&password_budget.concurrency) {
+            return Err(error("PASSWORD_HASH_CONCURRENCY", "must be 1 to 1024"));
+        }
+        if self.password_hash_queue_ms > 60_000 {
+            return Err(error("PASSWORD_HASH_QUEUE_MS", "must be 0 to 60000"));
+        }
+        if self.signup_limit_per_address == 0 {
+            return Err(error("SIGNUP_LIMIT_PER_ADDRESS", "must be at least 1"));
+        }
+        if self.signup_window_secs == 0 {
+            return Err(error("SIGNUP_WINDOW_SECS", "must be at least 1"));
+        }
+        if self.refresh_families_per_user == 0 {
+            return Err(error("REFRESH_FAMILIES_PER_USER", "must be at least 1"));
+        }
         let public_url = match self.public_url.as_deref() {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 u.trim_end_matches('/').to_owned()
@@ -799,6 +858,12 @@ impl Config {
                 },
                 hsts,
                 metrics_token,
+                signup_limit: AddressLimit::signup(
+                    self.signup_limit_per_address,
+                    Duration::from_secs(self.signup_window_secs),
+                ),
+                refresh_families_per_user: self.refresh_families_per_user,
+                password_budget,
                 ..HttpSettings::default()
             },
             matching,

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::auth::limits::LoginLimits;
 use crate::auth::tokens::{new_refresh_token, refresh_token_hash};
 use crate::extract::{Caller, ClientIp, Json};
 use crate::problem::{ApiError, Checks, Problem};
@@ -95,7 +96,8 @@ pub struct RefreshBody {
 /// huge body cannot buy a long hash computation.
 const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
-/// Issues an access token and a refresh token of a new family (sign-up and login).
+/// Issues an access token and a refresh token of a new family (sign-up and login), then revokes
+/// the user's least recently used families beyond REFRESH_FAMILIES_PER_USER.
 async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, ApiError> {
     let now = state.clock.now();
     let refresh_token = new_refresh_token();
@@ -109,6 +111,10 @@ async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, Api
             created_at: now,
             expires_at: now + state.tokens.refresh_ttl,
         })
+        .await?;
+    state
+        .store
+        .cap_refresh_families(user.id, state.settings.refresh_families_per_user, now)
         .await?;
     respond(state, user, refresh_token, now).await
 }
@@ -134,9 +140,12 @@ async fn respond(
         (status = 201, body = AuthResponse),
         (status = 409, description = "the e-mail is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many sign-ups from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many passwords being hashed at once; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn signup(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<SignupBody>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
     let mut checks = Checks::default();
@@ -147,7 +156,21 @@ async fn signup(
         checks.check(SignupRole::parse(&body.role)),
     );
     let (email, password, display_name, role) = checks.finish(parsed)?;
-    let password_hash = state.passwords.hash(&password).await?;
+    // Counted once the values are valid, before the hash: a taken e-mail counts too, so the
+    // limit also bounds probing which addresses have accounts.
+    let attempt = state
+        .settings
+        .signup_limit
+        .reserve(state.limiter.as_ref(), ip)
+        .await?;
+    let password_hash = match state.passwords.hash(&password).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            // Not the caller's doing: the attempt is given back.
+            attempt.release(state.limiter.as_ref()).await;
+            return Err(e.into());
+        }
+    };
     let user = state
         .store
         .create_user(NewUser {
@@ -177,7 +200,9 @@ async fn signup(
     responses(
         (status = 200, body = AuthResponse),
         (status = 401, description = "wrong e-mail or password (one answer for both)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "too many failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many failures from this address, for this account or in all; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many passwords being checked at once; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -192,43 +217,39 @@ async fn login(
         ));
     }
     let settings = &state.settings;
-    let account_key = format!("login:account:{}", email.as_str());
-    let address_key = format!("login:address:{ip}");
-    let blocked = [
-        state
-            .limiter
-            .blocked_for(&account_key, settings.login_failures_per_account)
-            .await?,
-        state
-            .limiter
-            .blocked_for(&address_key, settings.login_failures_per_address)
-            .await?,
-    ];
-    if let Some(wait) = blocked.into_iter().flatten().max() {
-        return Err(ApiError::RateLimited { retry_after: wait });
-    }
-
-    let record = state.store.user_by_email(&email).await?;
-    let verified = state
-        .passwords
-        .verify(
-            &body.password,
-            record.as_ref().map(|r| r.password_hash.as_str()),
-        )
-        .await?;
-    let Some(record) = record.filter(|_| verified) else {
-        state
-            .limiter
-            .record_failure(&account_key, settings.login_window)
-            .await?;
-        state
-            .limiter
-            .record_failure(&address_key, settings.login_window)
-            .await?;
-        tracing::info!(client_ip = %ip, "Login failed");
-        return Err(ApiError::BadCredentials);
+    let limits = LoginLimits {
+        per_account: settings.login_failures_per_account,
+        per_address: settings.login_failures_per_address,
+        window: settings.login_window,
     };
-    state.limiter.reset(&account_key).await?;
+    let limiter = state.limiter.as_ref();
+    // Counted before the password is checked, so concurrent guesses cannot pass the limit.
+    let attempt = limits.reserve(limiter, &email, ip).await?;
+    let checked = async {
+        let record = state.store.user_by_email(&email).await?;
+        let verified = state
+            .passwords
+            .verify(
+                &body.password,
+                record.as_ref().map(|r| r.password_hash.as_str()),
+            )
+            .await?;
+        Ok::<_, ApiError>(record.filter(|_| verified))
+    }
+    .await;
+    let record = match checked {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            attempt.failed();
+            tracing::info!(client_ip = %ip, "Login failed");
+            return Err(ApiError::BadCredentials);
+        }
+        Err(e) => {
+            attempt.abandoned(limiter).await;
+            return Err(e);
+        }
+    };
+    attempt.succeeded(limiter).await?;
     tracing::info!(userId = %record.user.id, "User logged in");
     Ok(Json(start_session(&state, record.user).await?))
 }
