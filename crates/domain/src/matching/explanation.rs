@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use super::eligibility::assess;
 use super::{
-    Assessment, Candidate, ExcludedInterpreter, Exclusion, InterpreterSnapshot, Need,
-    OfferHistory, Request, RequestId, Strategy,
+    Assessment, Candidate, ExcludedInterpreter, Exclusion, InterpreterSnapshot, Need, OfferHistory,
+    Request, RequestId, Strategy,
 };
 use crate::{InterpreterStatus, UserId};
 
@@ -90,7 +90,10 @@ impl Explanation {
                 self.eligible.len(),
                 self.excluded_total()
             ),
-            None => format!("no eligible interpreter; {} excluded", self.excluded_total()),
+            None => format!(
+                "no eligible interpreter; {} excluded",
+                self.excluded_total()
+            ),
         }
     }
 }
@@ -133,8 +136,8 @@ pub fn explain(
 mod tests {
     use super::*;
     use crate::InterpreterStatus;
-    use crate::matching::fixtures::{at, interpreter, lang, request, user};
     use crate::matching::OrderingKey;
+    use crate::matching::fixtures::{at, interpreter, lang, request, user};
     use proptest::strategy::Strategy as Strategy_;
 
     #[test]

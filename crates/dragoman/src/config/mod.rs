@@ -210,6 +210,10 @@ pub struct Config {
         global = true
     )]
     pub upload_abandon_secs: u64,
+    /// Days explanations and the offers of finished requests are kept; older ones are deleted
+    /// by the hourly retention job (sessions and ratings stay). At least 1.
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 90, global = true)]
+    pub retention_days: u32,
     /// Embedded database, local objects, generated development secret.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
@@ -443,6 +447,8 @@ pub struct Settings {
     pub objects: ObjectsSettings,
     /// An upload handed out and not completed within this is removed.
     pub upload_abandon_after: Duration,
+    /// RETENTION_DAYS: explanations and finished requests' offers older than this are deleted.
+    pub retention: chrono::TimeDelta,
     pub log_format: LogFormat,
     pub log_level: String,
     pub metrics_format: MetricsFormat,
@@ -477,6 +483,7 @@ impl Settings {
                 dir: data_dir.join("objects"),
             },
             upload_abandon_after: Duration::from_secs(24 * 3600),
+            retention: chrono::TimeDelta::days(90),
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
             metrics_format: MetricsFormat::Prometheus,
@@ -580,6 +587,10 @@ impl Config {
             ));
         }
 
+        if self.retention_days == 0 || self.retention_days > 36_500 {
+            return Err(error("RETENTION_DAYS", "must be 1 to 36500"));
+        }
+
         if self.login_window_secs == 0 {
             return Err(error("LOGIN_WINDOW_SECS", "must be at least 1"));
         }
@@ -670,6 +681,7 @@ impl Config {
             public_url,
             objects,
             upload_abandon_after: Duration::from_secs(self.upload_abandon_secs),
+            retention: chrono::TimeDelta::days(i64::from(self.retention_days)),
             log_format: match self.log_format {
                 Some(LogFormatArg::Json) => LogFormat::Json,
                 Some(LogFormatArg::Text) => LogFormat::Text,
