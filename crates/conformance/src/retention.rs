@@ -1,6 +1,10 @@
 //! The retention suite: each [`RetentionStore`] method deletes what is past its cutoff, a
 //! bounded batch at a time, and keeps everything else, on every store.
 //!
+//! With them, the one case of bounded growth that is not a deletion: a stored explanation
+//! names the online interpreters only, so it stays small however many offline ones list the
+//! language.
+//!
 //! What a deletion removed is checked through the ports' own reads (a refresh token no longer
 //! rotates, a key no longer replays, an explanation or offer is no longer found), so the suite
 //! holds whatever the schema behind it. Instants are the matching fixtures' fixed ones.
@@ -8,12 +12,14 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use dragoman_domain::matching::{Rating, SessionPhase, Stars};
+use dragoman_domain::InterpreterStatus;
+use dragoman_domain::matching::{Matcher, OfferId, Rating, SessionPhase, Stars};
 use dragoman_ports::matching::{
     CancelOutcome, CreateRequestOutcome, DeclineOutcome, IdempotencyKey, SessionOutcome,
 };
 use dragoman_ports::store::NextRefreshToken;
 use dragoman_ports::{MatchingStore, NewRefreshToken, RetentionStore, RotateOutcome, Store};
+use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::matching::fixtures::*;
@@ -29,6 +35,7 @@ macro_rules! retention_suite {
             idempotency_keys_past_their_window_are_deleted,
             old_explanations_are_deleted_and_their_offers_kept,
             old_offers_of_finished_requests_are_deleted_with_their_explanations,
+            stored_explanations_count_offline_interpreters_instead_of_naming_them,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -331,4 +338,59 @@ pub async fn old_offers_of_finished_requests_are_deleted_with_their_explanations
     );
     let listed = matching.sessions_of(nurse, None, 10).await.expect("list");
     assert_eq!(listed.len(), 1);
+}
+
+pub async fn stored_explanations_count_offline_interpreters_instead_of_naming_them(
+    store: Arc<dyn Store>,
+    matching: Arc<dyn MatchingStore>,
+    _retention: Arc<dyn RetentionStore>,
+) {
+    // A thousand registered for the language, offline; one available, one away.
+    let offline: Vec<_> = futures::stream::iter(0..1_000)
+        .map(|n| {
+            let store = store.clone();
+            async move { interpreter(&*store, &format!("offline-{n}"), &["es"]).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let ines = available_interpreter(&*store, &*matching, "ines", &["es"], 1).await;
+    let away = available_interpreter(&*store, &*matching, "jorge", &["es"], 2).await;
+    set_status(&*matching, away, InterpreterStatus::Away, 3).await;
+    let request = queued(&*matching, client(&*store, "nurse").await, "es", 5).await;
+
+    let snapshot = matching
+        .snapshot(lang("es"), at(10), None)
+        .await
+        .expect("snapshot");
+    assert_eq!(snapshot.interpreters.len(), 1_002);
+    let plan = Matcher::default().plan(&snapshot, at(10));
+    let [planned] = plan.offers.as_slice() else {
+        panic!("expected one planned offer, got {plan:?}");
+    };
+    assert_eq!(planned.interpreter_id, ines);
+    let offer = planned.to_offer(OfferId(Uuid::now_v7()));
+    assert!(
+        matching
+            .apply_offer(&offer, &planned.explanation)
+            .await
+            .expect("apply")
+    );
+
+    let stored = matching.explanations(request.id).await.expect("read");
+    let [stored] = stored.as_slice() else {
+        panic!("expected one explanation, got {stored:?}");
+    };
+    let body = &stored.body;
+    let entries = |field: &str| body[field].as_array().map_or(0, Vec::len);
+    assert_eq!((entries("eligible"), entries("excluded")), (1, 1), "{body}");
+    assert_eq!(body["excluded"][0]["interpreter_id"], away.to_string());
+    let counts = body["excluded_counts"].as_object().expect("counts");
+    assert_eq!(counts.len(), 1, "{body}");
+    assert_eq!(counts["not_available:offline"], 1_000);
+    let text = body.to_string();
+    assert!(
+        offline.iter().all(|id| !text.contains(&id.to_string())),
+        "an offline interpreter is named"
+    );
 }
