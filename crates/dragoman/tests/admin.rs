@@ -67,16 +67,10 @@ async fn every_offer_is_explained(backend: Backend) {
     );
     // Nobody here is offline: nobody is only counted.
     assert_eq!(explanation["excluded_counts"], json!({}), "{explanation}");
-    let openapi: Value = app
-        .get("/openapi.json")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let openapi: Value = app.get("/openapi.json").await.json().await.expect("JSON");
     let body = &openapi["components"]["schemas"]["ExplanationBody"];
     assert_eq!(
-        body["properties"]["excluded_counts"]["additionalProperties"]["type"],
-        "integer",
+        body["properties"]["excluded_counts"]["additionalProperties"]["type"], "integer",
         "{body}"
     );
     assert_eq!(

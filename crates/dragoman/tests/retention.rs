@@ -144,7 +144,30 @@ async fn run_next_retention(app: &TestApp, clock: &ManualClock) {
 }
 
 async fn retention_jobs_delete_what_is_old_and_keep_the_rest(backend: Backend) {
-    let (mut settings, dir, db) = settings(backend).await;
+    let (settings, dir, db) = settings(backend).await;
+    delete_what_is_old_and_keep_the_rest(settings, dir, db).await;
+}
+
+/// The same on a fleet's configuration: PostgreSQL through PgBouncer, the queue on Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_jobs_run_on_the_redis_queue() {
+    let (mut settings, dir, db) = settings(Backend::PgBouncer).await;
+    settings.jwt_secret =
+        dragoman::config::JwtSecret::Given(b"a secret for the retention tests, 32 bytes+".to_vec());
+    settings.redis = Some(dragoman::config::RedisSettings {
+        url: std::env::var("DRAGOMAN_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+        prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
+        cluster: false,
+    });
+    delete_what_is_old_and_keep_the_rest(settings, dir, db).await;
+}
+
+async fn delete_what_is_old_and_keep_the_rest(
+    mut settings: dragoman::Settings,
+    dir: tempfile::TempDir,
+    db: Option<dragoman_store_postgres::testing::TestDatabase>,
+) {
     settings.retention = TimeDelta::days(90);
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = spawn_with_clock(settings, dir, db, clock.clone()).await;
@@ -155,6 +178,15 @@ async fn retention_jobs_delete_what_is_old_and_keep_the_rest(backend: Backend) {
     let old_client = app.signup("client").await;
     let old_interpreter = app.available_interpreter().await;
     rated_session(&app, &old_client, &old_interpreter, "old-key").await;
+    // Gone for the day, so that the new request can only go to the new interpreter.
+    let gone = app
+        .put_as(
+            &old_interpreter.access,
+            "/v1/interpreters/me/status",
+            &json!({"status": "offline"}),
+        )
+        .await;
+    assert_eq!(gone.status(), StatusCode::OK);
     let before = counts(&app).await;
     assert_eq!(before, [2, 1, 1, 1, 1, 1], "{TABLES:?}");
 

@@ -84,7 +84,8 @@ pub fn retention_jobs(due: DateTime<Utc>) -> Vec<NewJob> {
 }
 
 /// Enqueues the next period's retention jobs whenever the clock enters a new period (checked
-/// every `check_every`), until aborted. A failed enqueue is tried again at the next check.
+/// every `check_every`), until aborted. A failed enqueue is tried again at the next check, and
+/// logged once per period (the queue's own outage is reported elsewhere).
 pub fn spawn_retention_schedule(
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
@@ -94,6 +95,7 @@ pub fn spawn_retention_schedule(
         let mut tick = tokio::time::interval(check_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut scheduled: Option<DateTime<Utc>> = None;
+        let mut warned: Option<DateTime<Utc>> = None;
         loop {
             tick.tick().await;
             let due = next_retention_due(clock.now());
@@ -102,9 +104,11 @@ pub fn spawn_retention_schedule(
             }
             match queue.enqueue_many(retention_jobs(due)).await {
                 Ok(_) => scheduled = Some(due),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "Scheduling the retention jobs failed; retrying")
+                Err(e) if warned != Some(due) => {
+                    warned = Some(due);
+                    tracing::warn!(error = %format!("{e:#}"), "Scheduling the retention jobs failed; retrying");
                 }
+                Err(_) => {}
             }
         }
     })
