@@ -15,4 +15,5 @@ pub mod matching;
 pub mod objects;
 pub mod presence;
 pub mod queue;
+pub mod retention;
 pub mod store;

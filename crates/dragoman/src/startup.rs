@@ -12,7 +12,7 @@ use dragoman_http::{AppState, FilesState, serve};
 use dragoman_inprocess::{
     InProcessAvailability, InProcessBus, InProcessConnections, InProcessLimiter, InProcessPresence,
 };
-use dragoman_jobs::{SessionSummaryHandler, UploadSweepHandler, Worker};
+use dragoman_jobs::{RetentionHandler, SessionSummaryHandler, UploadSweepHandler, Worker};
 use dragoman_ports::JobQueue;
 use dragoman_ports::{
     AttemptLimiter, AvailabilityCache, Bus, Clock, ConnectionRegistry, MatchingStore,
@@ -34,6 +34,9 @@ const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// (the engine enqueues right after the session's end; the relay is for the enqueues lost).
 const SUMMARY_RELAY_EVERY: Duration = Duration::from_secs(30);
 const SUMMARY_RELAY_GRACE: Duration = Duration::from_secs(60);
+/// How often each instance looks whether the clock entered a new retention period (a clock
+/// read; the queue is asked once per period).
+const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// A store of either kind, kept concrete so it can be closed cleanly at the end.
 #[derive(Debug, Clone)]
@@ -89,6 +92,13 @@ impl StoreBackend {
     }
 
     pub fn as_files(&self) -> Arc<dyn dragoman_ports::FileStore> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    pub fn as_retention(&self) -> Arc<dyn dragoman_ports::RetentionStore> {
         match self {
             Self::Sqlite(s) => Arc::new(s.clone()),
             Self::Postgres(s) => Arc::new(s.clone()),
@@ -161,6 +171,8 @@ pub struct Application {
     metrics_format: dragoman_telemetry::MetricsFormat,
     metrics_interval: Duration,
     service_name: String,
+    /// RETENTION_DAYS, for the retention jobs.
+    retention: chrono::TimeDelta,
 }
 
 /// The job queue: Redis Streams when REDIS_URL is set (a fleet shares it), else a table in the
@@ -324,6 +336,7 @@ impl Application {
             metrics_format: settings.metrics_format,
             metrics_interval: settings.metrics_interval,
             service_name: settings.service_name.clone(),
+            retention: settings.retention,
         })
     }
 
@@ -373,7 +386,7 @@ impl Application {
             matching_stopped.clone(),
         ));
         let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
-        let worker = Worker::new(self.jobs.clone(), self.state.clock.clone())
+        let mut worker = Worker::new(self.jobs.clone(), self.state.clock.clone())
             .handle(Arc::new(SessionSummaryHandler::new(
                 self.store.as_effects(),
             )))
@@ -381,8 +394,21 @@ impl Application {
                 self.store.as_files(),
                 self.store.as_port(),
                 self.state.files.objects.clone(),
-            )))
-            .start();
+            )));
+        for handler in RetentionHandler::all(
+            self.store.as_retention(),
+            self.state.clock.clone(),
+            self.retention,
+        ) {
+            worker = worker.handle(handler);
+        }
+        let worker = worker.start();
+        // The hourly retention jobs: docs/operations.md, Security.
+        let retention_schedule = dragoman_jobs::spawn_retention_schedule(
+            self.jobs.clone(),
+            self.state.clock.clone(),
+            RETENTION_CHECK_EVERY,
+        );
         // Summaries a crash kept from the queue: docs/jobs.md, the outbox.
         let summary_relay = dragoman_jobs::spawn_summary_relay(
             self.store.as_effects(),
@@ -439,6 +465,7 @@ impl Application {
         }
         let _ = stop_matching.send(true);
         summary_relay.abort();
+        retention_schedule.abort();
         worker.stop().await;
         relay.abort();
         presence.abort();

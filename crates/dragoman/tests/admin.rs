@@ -65,6 +65,18 @@ async fn every_offer_is_explained(backend: Backend) {
                 && e.to_string().contains("not_available")),
         "{explanation}"
     );
+    // Nobody here is offline: nobody is only counted.
+    assert_eq!(explanation["excluded_counts"], json!({}), "{explanation}");
+    let openapi: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    let body = &openapi["components"]["schemas"]["ExplanationBody"];
+    assert_eq!(
+        body["properties"]["excluded_counts"]["additionalProperties"]["type"], "integer",
+        "{body}"
+    );
+    assert_eq!(
+        openapi["components"]["schemas"]["ExplanationView"]["properties"]["explanation"]["$ref"],
+        "#/components/schemas/ExplanationBody"
+    );
 
     expect_problem(
         app.get_as(

@@ -89,6 +89,10 @@ fn invalid_configuration_stops_with_status_2_naming_the_variable() {
             .env("DATABASE_READ_URL", "postgres://127.0.0.1:5433/db")),
         "DATABASE_READ_URL",
     );
+    assert_config_error(
+        &run(dragoman().env("DATA_DIR", &data).env("RETENTION_DAYS", "0")),
+        "RETENTION_DAYS",
+    );
     // clap's own refusals use the same status.
     assert_eq!(
         run(dragoman().env("PORT", "not-a-port")).status.code(),

@@ -57,10 +57,47 @@ pub struct Overview {
 pub struct ExplanationView {
     pub offer_id: uuid::Uuid,
     pub decided_at: chrono::DateTime<chrono::Utc>,
-    /// Eligible candidates in order with their ordering values, the excluded interpreters with
-    /// the rule that excluded each, and the one chosen.
-    #[schema(value_type = Object)]
+    /// The record as stored (`dragoman_domain::matching::Explanation`), passed through; one
+    /// stored before the offline interpreters were counted rather than named reads with empty
+    /// `excluded_counts`.
+    #[schema(value_type = ExplanationBody)]
     pub explanation: serde_json::Value,
+}
+
+/// The shape of a stored explanation, for the OpenAPI document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExplanationBody {
+    pub request_id: uuid::Uuid,
+    /// The language, specialization and modality asked for.
+    #[schema(value_type = Object)]
+    pub need: serde_json::Value,
+    /// `longest_idle`, `round_robin` or `least_talk_time`.
+    pub strategy: String,
+    pub decided_at: chrono::DateTime<chrono::Utc>,
+    /// The eligible interpreters in offer order, each with the values the strategy ordered by.
+    #[schema(value_type = Vec<Object>)]
+    pub eligible: Vec<serde_json::Value>,
+    /// The excluded interpreters who were online (any status but `offline`), each with the rule
+    /// that excluded them: `{"interpreter_id", "rule": {"rule", "status"?}}`.
+    #[schema(value_type = Vec<Object>)]
+    pub excluded: Vec<serde_json::Value>,
+    /// The excluded interpreters who were offline, not named: how many per rule, e.g.
+    /// `{"not_available:offline": 4812}`.
+    #[schema(example = json!({"not_available:offline": 4812}))]
+    pub excluded_counts: BTreeMap<String, u32>,
+    /// The first eligible interpreter, to whom the offer went.
+    pub chosen: Option<uuid::Uuid>,
+}
+
+/// An explanation as the endpoint shows it: one stored before offline interpreters were counted
+/// named every interpreter excluded, and reads with no counts.
+fn with_counts(mut body: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = body.as_object_mut() {
+        fields
+            .entry("excluded_counts")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    }
+    body
 }
 
 impl Engine {
@@ -119,7 +156,7 @@ impl Engine {
             .map(|e| ExplanationView {
                 offer_id: e.offer_id.0,
                 decided_at: e.decided_at,
-                explanation: e.body,
+                explanation: with_counts(e.body),
             })
             .collect())
     }
@@ -127,7 +164,18 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{percentile, with_counts};
+    use serde_json::json;
+
+    #[test]
+    fn explanations_stored_before_the_counts_read_with_none() {
+        let old = json!({"eligible": [], "excluded": [{"interpreter_id": "x"}], "chosen": null});
+        let read = with_counts(old.clone());
+        assert_eq!(read["excluded_counts"], json!({}));
+        assert_eq!(read["excluded"], old["excluded"]);
+        let new = json!({"excluded": [], "excluded_counts": {"not_available:offline": 3}});
+        assert_eq!(with_counts(new.clone()), new);
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -9,8 +9,8 @@ use dragoman_domain::matching::{
 use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{
-    CancelOutcome, CreateRequestOutcome, IdempotencyKey, LanguageLoad, RecentActivity,
-    RequestRecord,
+    CancelOutcome, CreateRequestOutcome, IDEMPOTENCY_WINDOW, IdempotencyKey, LanguageLoad,
+    RecentActivity, RequestRecord,
 };
 use uuid::Uuid;
 
@@ -18,7 +18,6 @@ use crate::views::{LanguageAvailability, RequestView};
 use crate::{Engine, EngineError};
 
 /// How long an idempotency key is remembered.
-const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// The period whose sessions and offers feed the wait estimate.
 const RECENT: TimeDelta = TimeDelta::hours(1);
 /// How long a language's recent activity, read once, serves the estimates that follow. The

@@ -9,12 +9,18 @@
 
 mod outbox;
 mod policy;
+mod retention;
 mod summary;
 mod uploads;
 mod worker;
 
 pub use outbox::{relay_owed_summaries, spawn_summary_relay};
 pub use policy::{Policy, backoff};
+pub use retention::{
+    BATCH, MAX_BATCHES, RETENTION_IDEMPOTENCY_KEYS, RETENTION_OFFERS, RETENTION_PERIOD,
+    RETENTION_REFRESH_TOKENS, Retention, RetentionHandler, next_retention_due, retention_jobs,
+    spawn_retention_schedule,
+};
 pub use summary::{SESSION_SUMMARY, SessionSummaryHandler, session_summary_job};
 pub use uploads::UploadSweepHandler;
 pub use worker::{Handler, Worker, WorkerHandle};

@@ -15,6 +15,7 @@ pub mod objects;
 pub mod presence;
 pub mod profiles;
 pub mod queue;
+pub mod retention;
 pub mod store;
 
 pub use availability::{AVAILABILITY_TTL, AvailabilityCache, CachedStatus};
@@ -36,6 +37,7 @@ pub use queue::{
     Delivery, Enqueued, JobEffects, JobQueue, JobRecord, JobState, NewJob, QueueCounts, QueueError,
     SessionSummary,
 };
+pub use retention::RetentionStore;
 pub use store::{
     InterpreterRecord, NewRefreshToken, NewUser, NextRefreshToken, RotateOutcome, StatusUpdate,
     Store, StoreError, UserRecord,

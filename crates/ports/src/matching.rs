@@ -35,6 +35,10 @@ pub struct RequestRecord {
     pub session_id: Option<SessionId>,
 }
 
+/// How long a client's `Idempotency-Key` is remembered: the store replays its first answer
+/// within this, and the retention job deletes it after.
+pub const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
 /// The client's `Idempotency-Key` for a new request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {

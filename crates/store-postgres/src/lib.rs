@@ -30,6 +30,7 @@ mod queue;
 mod queue_operators;
 mod reading;
 mod replica;
+mod retention;
 pub mod testing;
 
 pub(crate) use reading::Reading;
@@ -334,6 +335,15 @@ mod tests {
                 db,
             )
         });
+        dragoman_conformance::retention_suite!({
+            let (store, db) = connect(true).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store.clone() as Arc<dyn MatchingStore>,
+                store as Arc<dyn dragoman_ports::RetentionStore>,
+                db,
+            )
+        });
     }
 
     /// A store whose routed reads go to the streaming replica (scripts/pg-replica): both
@@ -424,6 +434,15 @@ mod tests {
             (
                 store.clone() as Arc<dyn Store>,
                 store as Arc<dyn MatchingStore>,
+                db,
+            )
+        });
+        dragoman_conformance::retention_suite!({
+            let (store, db) = connect(false).await;
+            (
+                store.clone() as Arc<dyn Store>,
+                store.clone() as Arc<dyn MatchingStore>,
+                store as Arc<dyn dragoman_ports::RetentionStore>,
                 db,
             )
         });

@@ -17,6 +17,7 @@ mod matching;
 mod offers;
 mod presence;
 mod requests;
+mod retention;
 mod rows;
 mod sessions;
 mod snapshot;
@@ -285,6 +286,22 @@ mod tests {
                 store.clone() as Arc<dyn dragoman_ports::Store>,
                 store.clone() as Arc<dyn dragoman_ports::MatchingStore>,
                 store as Arc<dyn dragoman_ports::FileStore>,
+                dir,
+            )
+        });
+    }
+
+    mod retention {
+        use super::fresh;
+        use std::sync::Arc;
+
+        dragoman_conformance::retention_suite!({
+            let (store, dir) = fresh().await;
+            let store = Arc::new(store);
+            (
+                store.clone() as Arc<dyn dragoman_ports::Store>,
+                store.clone() as Arc<dyn dragoman_ports::MatchingStore>,
+                store as Arc<dyn dragoman_ports::RetentionStore>,
                 dir,
             )
         });

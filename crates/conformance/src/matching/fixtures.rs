@@ -161,6 +161,7 @@ pub fn explanation(request: &Request, interpreter: UserId, t: i64) -> Explanatio
             },
         }],
         excluded: Vec::new(),
+        excluded_counts: Default::default(),
         chosen: Some(interpreter),
     }
 }

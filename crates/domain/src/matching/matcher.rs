@@ -78,7 +78,7 @@ impl Matcher {
                 continue;
             }
             // Most waiting requests wait because nobody fits: find that out without building
-            // an explanation, which names every interpreter considered.
+            // an explanation, which accounts for every interpreter considered.
             let anyone = interpreters
                 .iter()
                 .any(|i| check(request.id, &request.need, i, &snapshot.history).is_ok());

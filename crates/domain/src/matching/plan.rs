@@ -19,8 +19,9 @@ use crate::UserId;
 pub struct Snapshot {
     /// The open requests (`queued` and `offered`); closed ones are ignored.
     pub requests: Vec<Request>,
-    /// The interpreters to consider, whatever their status: each explanation names every one
-    /// of them, so a store with thousands should pass those who speak the waiting languages.
+    /// The interpreters to consider, whatever their status: each explanation accounts for every
+    /// one of them (naming the online, counting the offline), so a store with thousands should
+    /// pass those who speak the waiting languages.
     pub interpreters: Vec<InterpreterSnapshot>,
     /// Every (request, interpreter) pair already offered.
     pub history: OfferHistory,

@@ -227,6 +227,10 @@ pub struct Config {
         global = true
     )]
     pub upload_urls_per_hour: u32,
+    /// Days explanations and the offers of finished requests are kept; older ones are deleted
+    /// by the hourly retention job (sessions and ratings stay). At least 1.
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 90, global = true)]
+    pub retention_days: u32,
     /// Embedded database, local objects, generated development secret.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
@@ -540,6 +544,8 @@ pub struct Settings {
     pub documents_per_session: u32,
     /// Upload URLs a user may be handed per hour (UPLOAD_URLS_PER_HOUR).
     pub upload_urls_per_hour: u32,
+    /// RETENTION_DAYS: explanations and finished requests' offers older than this are deleted.
+    pub retention: chrono::TimeDelta,
     pub log_format: LogFormat,
     pub log_level: String,
     pub metrics_format: MetricsFormat,
@@ -578,6 +584,7 @@ impl Settings {
             upload_abandon_after: Duration::from_secs(24 * 3600),
             documents_per_session: 20,
             upload_urls_per_hour: 60,
+            retention: chrono::TimeDelta::days(90),
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
             metrics_format: MetricsFormat::Prometheus,
@@ -686,6 +693,10 @@ impl Config {
         }
         if self.upload_urls_per_hour == 0 {
             return Err(error("UPLOAD_URLS_PER_HOUR", "must be at least 1"));
+        }
+
+        if self.retention_days == 0 || self.retention_days > 36_500 {
+            return Err(error("RETENTION_DAYS", "must be 1 to 36500"));
         }
 
         if self.login_window_secs == 0 {
@@ -835,6 +846,7 @@ impl Config {
             upload_abandon_after: Duration::from_secs(self.upload_abandon_secs),
             documents_per_session: self.documents_per_session,
             upload_urls_per_hour: self.upload_urls_per_hour,
+            retention: chrono::TimeDelta::days(i64::from(self.retention_days)),
             log_format: match self.log_format {
                 Some(LogFormatArg::Json) => LogFormat::Json,
                 Some(LogFormatArg::Text) => LogFormat::Text,

@@ -201,7 +201,7 @@ fn check_plan(before: &World, after: &World, plan: &Plan) -> Result<(), String> 
             || "the explanation names someone else".into(),
         )?;
         ensure(
-            e.eligible.len() + e.excluded.len() == before.desks.len(),
+            e.eligible.len() as u64 + e.excluded_total() == before.desks.len() as u64,
             || "the explanation misses someone".into(),
         )?;
     }
