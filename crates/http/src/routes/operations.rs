@@ -26,7 +26,7 @@ pub struct Health {
 
 /// 200 while the process serves. Touches no dependency: a database outage must not make the
 /// load balancer kill every instance at once.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "the process serves", body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -50,7 +50,7 @@ pub struct Readiness {
 
 /// 200 when every dependency answers, else 503; the body lists each one.
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+    responses((status = 200, description = "every dependency answers", body = Readiness), (status = 503, description = "a dependency does not answer; each one's state", body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let timeout = std::time::Duration::from_secs(2);
     let state_of =
@@ -101,7 +101,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
+    responses((status = 200, description = "the metrics in the Prometheus text format", content_type = "text/plain; version=0.0.4", body = String)))]
 async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
