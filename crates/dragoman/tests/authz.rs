@@ -53,10 +53,9 @@ fn rule(method: &str, path: &str) -> Option<(Who, Seen, Option<Value>)> {
             (Public, Own, None)
         }
         // Sign-up and the token routes read no bearer token: an empty body is 422 for anyone.
-        (
-            "post",
-            "/v1/auth/signup" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/logout",
-        ) => (Public, Own, Some(json!({}))),
+        ("post", "/v1/auth/signup" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/logout") => {
+            (Public, Own, Some(json!({})))
+        }
         ("get", "/v1/me" | "/v1/availability" | "/v1/sessions") => (SignedIn, Own, None),
         ("post", "/v1/ws/ticket") => (SignedIn, Own, None),
         ("post", "/v1/me/avatar") => (
@@ -82,7 +81,9 @@ fn rule(method: &str, path: &str) -> Option<(Who, Seen, Option<Value>)> {
         ("post", "/v1/sessions/{id}/documents") => (
             SignedIn,
             Parties,
-            Some(json!({"filename": "notes.pdf", "content_type": "application/pdf", "size_bytes": 100})),
+            Some(
+                json!({"filename": "notes.pdf", "content_type": "application/pdf", "size_bytes": 100}),
+            ),
         ),
         ("get", "/v1/sessions/{id}/documents")
         | ("get", "/v1/sessions/{id}/documents/{doc_id}")
@@ -110,7 +111,11 @@ async fn world(app: &TestApp, language: &str) -> World {
     let interpreter = app.interpreter_speaking(&[language]).await;
     let client = app.signup("client").await;
     let created = app
-        .post_as(&client.access, "/v1/requests", &json!({"language": language}))
+        .post_as(
+            &client.access,
+            "/v1/requests",
+            &json!({"language": language}),
+        )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let request: Value = created.json().await.expect("JSON");
@@ -238,7 +243,12 @@ async fn send(
     if let Some(body) = body {
         request = request.json(body);
     }
-    request.send().await.expect("request sent").status().as_u16()
+    request
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+        .as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,7 +302,12 @@ async fn every_operation_answers_each_caller_as_the_contract_says() {
         "authorization matrix: {cases} cases over {} operations",
         ops.len()
     );
-    assert!(wrong.is_empty(), "{} wrong answers:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong answers:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     app.stop().await;
 }
 

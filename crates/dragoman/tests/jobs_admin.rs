@@ -183,7 +183,11 @@ async fn the_job_list_is_paginated_by_cursor(queue_kind: Queue) {
         .json()
         .await
         .expect("JSON");
-    assert_eq!(first["items"].as_array().expect("items").len(), 50, "the default limit");
+    assert_eq!(
+        first["items"].as_array().expect("items").len(),
+        50,
+        "the default limit"
+    );
     assert!(first["next_cursor"].is_string(), "{first}");
     let mut seen = Vec::new();
     let mut cursor = None::<String>;
@@ -193,12 +197,18 @@ async fn the_job_list_is_paginated_by_cursor(queue_kind: Queue) {
             None => "?state=delayed&limit=20".to_owned(),
             Some(c) => format!("?state=delayed&limit=20&cursor={c}"),
         };
-        let response = app.get_as(&admin.access, &format!("/v1/admin/jobs{query}")).await;
+        let response = app
+            .get_as(&admin.access, &format!("/v1/admin/jobs{query}"))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         let page: Value = response.json().await.expect("JSON");
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 20);
-        seen.extend(items.iter().map(|j| j["key"].as_str().expect("key").to_owned()));
+        seen.extend(
+            items
+                .iter()
+                .map(|j| j["key"].as_str().expect("key").to_owned()),
+        );
         pages += 1;
         match page["next_cursor"].as_str() {
             Some(next) => {

@@ -120,12 +120,37 @@ async fn every_response_has_a_description() {
             }
         }
     }
-    assert!(responses >= 60, "only {responses} responses: the walk found too few");
+    assert!(
+        responses >= 60,
+        "only {responses} responses: the walk found too few"
+    );
     assert!(
         without.is_empty(),
         "{} of {responses} responses have no description:\n{}",
         without.len(),
         without.join("\n")
     );
+    app.stop().await;
+}
+
+/// Operation ids are unique across the document, as OpenAPI requires (client generators name
+/// their functions after them).
+#[tokio::test]
+async fn operation_ids_are_unique() {
+    let app = common::spawn_app(common::Backend::Sqlite).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"]
+                .as_str()
+                .expect("an operationId")
+                .to_owned();
+            assert!(
+                seen.insert(id.clone()),
+                "{method} {path}: {id} is not unique"
+            );
+        }
+    }
     app.stop().await;
 }

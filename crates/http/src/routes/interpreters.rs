@@ -193,6 +193,7 @@ async fn get_profile(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the status and since when", body = StatusView),
+        (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "in a session, or no profile yet", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a status other than available, away or offline", body = Problem, content_type = "application/problem+json"),
     ))]

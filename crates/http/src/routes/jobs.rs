@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
     /// `dead` (the default), `delayed` or `active`.
@@ -68,7 +69,10 @@ async fn list(
         other => {
             checks.push(
                 "state",
-                format!("must be dead, delayed or active, not {:?}", truncated(other)),
+                format!(
+                    "must be dead, delayed or active, not {:?}",
+                    truncated(other)
+                ),
             );
             None
         }

@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OfferQuery {
     /// Only `pending` is listed (the default).
@@ -65,6 +66,7 @@ async fn list(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "the session the accepted offer started", body = SessionView),
+        (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such offer, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the offer expired or was answered or rescinded", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -83,6 +85,7 @@ async fn accept(
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "declined; the request goes to the next candidate"),
+        (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such offer, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the offer is no longer pending", body = Problem, content_type = "application/problem+json"),
     ))]

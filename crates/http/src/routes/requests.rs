@@ -133,6 +133,7 @@ async fn read(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "the request, cancelled", body = RequestView),
+        (status = 403, description = "not a client", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such request, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "already matched, cancelled or expired", body = Problem, content_type = "application/problem+json"),
     ))]
