@@ -173,7 +173,7 @@ async fn the_job_list_is_paginated_by_cursor(queue_kind: Queue) {
     let later = Utc::now() + TimeDelta::hours(1);
     let kind = format!("test-page-{}", uuid::Uuid::new_v4().simple());
     let jobs: Vec<NewJob> = (0..57)
-        .map(|n| NewJob::new(&kind, &format!("{kind}:{n}"), json!({"n": n})).at(later))
+        .map(|n| NewJob::new(&kind, format!("{kind}:{n}"), json!({"n": n})).at(later))
         .collect();
     queue.enqueue_many(jobs).await.expect("enqueued");
 
@@ -238,6 +238,11 @@ async fn the_job_list_is_paginated_on_the_embedded_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_list_is_paginated_on_redis() {
     the_job_list_is_paginated_by_cursor(Queue::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_list_is_paginated_on_postgres_without_redis() {
+    the_job_list_is_paginated_by_cursor(Queue::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
