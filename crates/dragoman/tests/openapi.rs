@@ -93,3 +93,64 @@ async fn every_documented_operation_is_in_the_contract() {
     assert!(signup.get("application/problem+json").is_some(), "{signup}");
     app.stop().await;
 }
+
+/// Every response of every operation has a description, as OpenAPI requires: strict client
+/// generators and fuzzers refuse a document without them.
+#[tokio::test]
+async fn every_response_has_a_description() {
+    let app = common::spawn_app(common::Backend::Sqlite).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    let mut responses = 0;
+    let mut without = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let answers = op["responses"].as_object();
+            assert!(
+                answers.is_some_and(|a| !a.is_empty()),
+                "{method} {path} documents no response"
+            );
+            for (status, response) in answers.into_iter().flatten() {
+                responses += 1;
+                let described = response["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.trim().is_empty());
+                if !described {
+                    without.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        responses >= 60,
+        "only {responses} responses: the walk found too few"
+    );
+    assert!(
+        without.is_empty(),
+        "{} of {responses} responses have no description:\n{}",
+        without.len(),
+        without.join("\n")
+    );
+    app.stop().await;
+}
+
+/// Operation ids are unique across the document, as OpenAPI requires (client generators name
+/// their functions after them).
+#[tokio::test]
+async fn operation_ids_are_unique() {
+    let app = common::spawn_app(common::Backend::Sqlite).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"]
+                .as_str()
+                .expect("an operationId")
+                .to_owned();
+            assert!(
+                seen.insert(id.clone()),
+                "{method} {path}: {id} is not unique"
+            );
+        }
+    }
+    app.stop().await;
+}

@@ -138,6 +138,10 @@ role_extractor!(
 
 /// An id in a path. A value that is not an id names nothing, so it is a 404 like an unknown
 /// one, never a 400 that would tell a prober the route exists with another shape.
+///
+/// That 404 is a visibility answer, which comes after the body's checks: a handler that reads a
+/// body takes `Result<PathId, ApiError>` and applies `?` to it only once the body is found valid,
+/// so a malformed id with an invalid body is 422 like an unknown id with one.
 #[derive(Debug, Clone, Copy)]
 pub struct PathId(pub uuid::Uuid);
 

@@ -5,6 +5,7 @@
 //! containment). [`serve`] runs it until a shutdown signal, draining requests in flight.
 
 pub mod auth;
+mod common_answers;
 pub mod extract;
 mod observe;
 pub mod problem;
@@ -72,7 +73,7 @@ impl Modify for BearerAuth {
 
 /// The routes and their OpenAPI document, before state and middleware.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::accounts::router())
         .merge(routes::interpreters::router())
         .merge(routes::requests::router())
@@ -84,7 +85,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::jobs::router())
         .merge(routes::operations::router())
         .merge(ws::router())
-        .split_for_parts()
+        .split_for_parts();
+    common_answers::document(&mut doc);
+    (routes, doc)
 }
 
 /// The OpenAPI document as served at /openapi.json.

@@ -137,7 +137,7 @@ async fn respond(
 /// Creates a client or interpreter account and signs it in.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignupBody,
     responses(
-        (status = 201, body = AuthResponse),
+        (status = 201, description = "the new user, signed in", body = AuthResponse),
         (status = 409, description = "the e-mail is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid values", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many sign-ups from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -198,7 +198,7 @@ async fn signup(
 /// Signs in with e-mail and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginBody,
     responses(
-        (status = 200, body = AuthResponse),
+        (status = 200, description = "the user, signed in", body = AuthResponse),
         (status = 401, description = "wrong e-mail or password (one answer for both)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid values", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many failures from this address, for this account or in all; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -258,7 +258,7 @@ async fn login(
 /// that was already exchanged revokes every token descended from the same login.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "accounts", request_body = RefreshBody,
     responses(
-        (status = 200, body = AuthResponse),
+        (status = 200, description = "a new token pair; the presented refresh token stops working", body = AuthResponse),
         (status = 401, description = "unknown, expired, revoked or reused token", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn refresh(
@@ -318,8 +318,8 @@ async fn logout(
 /// The signed-in user.
 #[utoipa::path(get, path = "/v1/me", tag = "accounts", security(("bearer" = [])),
     responses(
-        (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the signed-in user", body = UserView),
+        (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
     let user = state

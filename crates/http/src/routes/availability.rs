@@ -27,7 +27,7 @@ pub struct Availability {
 
 /// Interpreters available and requests waiting, per language.
 #[utoipa::path(get, path = "/v1/availability", tag = "requests", security(("bearer" = [])),
-    responses((status = 200, body = Availability), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "per language: interpreters available, requests waiting, estimated wait", body = Availability), (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json")))]
 async fn availability(
     State(state): State<AppState>,
     _caller: Caller,
@@ -39,7 +39,7 @@ async fn availability(
 
 /// Live counts and match times.
 #[utoipa::path(get, path = "/v1/admin/overview", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Overview), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "live counts", body = Overview), (status = 403, description = "not an administrator", body = Problem, content_type = "application/problem+json")))]
 async fn overview(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -56,9 +56,9 @@ pub struct ExplanationList {
 #[utoipa::path(get, path = "/v1/admin/requests/{id}/explanation", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = ExplanationList),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "each offer of the request with the explanation of its choice", body = ExplanationList),
+        (status = 403, description = "not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such request", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn explanation(
     State(state): State<AppState>,

@@ -144,9 +144,9 @@ fn parse_profile(body: &ProfileView) -> Result<Profile, ApiError> {
 #[utoipa::path(put, path = "/v1/interpreters/me", tag = "interpreters", request_body = ProfileView,
     security(("bearer" = [])),
     responses(
-        (status = 200, body = ProfileView),
+        (status = 200, description = "the profile as saved", body = ProfileView),
         (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "an unknown language, level, specialization or modality", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_profile(
     State(state): State<AppState>,
@@ -170,7 +170,7 @@ async fn put_profile(
 /// The caller's profile and status.
 #[utoipa::path(get, path = "/v1/interpreters/me", tag = "interpreters", security(("bearer" = [])),
     responses(
-        (status = 200, body = InterpreterView),
+        (status = 200, description = "the caller's profile and status", body = InterpreterView),
         (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_profile(
@@ -192,9 +192,10 @@ async fn get_profile(
 #[utoipa::path(put, path = "/v1/interpreters/me/status", tag = "interpreters", request_body = StatusBody,
     security(("bearer" = [])),
     responses(
-        (status = 200, body = StatusView),
+        (status = 200, description = "the status and since when", body = StatusView),
+        (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "in a session, or no profile yet", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a status other than available, away or offline", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_status(
     State(state): State<AppState>,

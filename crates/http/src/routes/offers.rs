@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OfferQuery {
     /// Only `pending` is listed (the default).
@@ -38,7 +39,7 @@ pub struct OfferPage {
 /// The caller's pending offers.
 #[utoipa::path(get, path = "/v1/offers", tag = "offers", security(("bearer" = [])), params(OfferQuery),
     responses(
-        (status = 200, body = OfferPage),
+        (status = 200, description = "the caller's pending offers", body = OfferPage),
         (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a status other than pending", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -64,8 +65,9 @@ async fn list(
 #[utoipa::path(post, path = "/v1/offers/{id}/accept", tag = "offers", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = SessionView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the session the accepted offer started", body = SessionView),
+        (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such offer, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the offer expired or was answered or rescinded", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn accept(
@@ -82,9 +84,10 @@ async fn accept(
 #[utoipa::path(post, path = "/v1/offers/{id}/decline", tag = "offers", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 204),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "declined; the request goes to the next candidate"),
+        (status = 403, description = "not an interpreter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such offer, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the offer is no longer pending", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn decline(
     State(state): State<AppState>,

@@ -35,7 +35,7 @@ pub struct Health {
 
 /// 200 while the process serves. Touches no dependency: a database outage must not make the
 /// load balancer kill every instance at once.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "the process serves", body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }

@@ -63,7 +63,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Invalid> {
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 h")),
     responses(
-        (status = 201, body = RequestView),
+        (status = 201, description = "the request, queued (or the original answer for a repeated Idempotency-Key)", body = RequestView),
         (status = 403, description = "not a client", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the client already has an open request", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "unknown language, specialization or modality", body = Problem, content_type = "application/problem+json"),
@@ -113,8 +113,8 @@ async fn create(
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = RequestView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the request", body = RequestView),
+        (status = 404, description = "no such request, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn read(
     State(state): State<AppState>,
@@ -132,8 +132,9 @@ async fn read(
 #[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = RequestView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the request, cancelled", body = RequestView),
+        (status = 403, description = "not a client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such request, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "already matched, cancelled or expired", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn cancel(

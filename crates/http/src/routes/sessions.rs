@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1 to 200, default 50.
@@ -54,7 +55,7 @@ pub struct RatingView {
 
 /// The caller's sessions, newest first.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = SessionPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "a page of the caller's sessions, newest first", body = SessionPage), (status = 422, description = "a limit that is not 1 to 200, or a cursor this API did not give", body = Problem, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,7 +82,7 @@ async fn list(
 /// A session, for its two participants and admins.
 #[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = SessionView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "the session", body = SessionView), (status = 404, description = "no such session, or the caller is neither a participant nor an administrator", body = Problem, content_type = "application/problem+json")))]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,8 +100,8 @@ async fn read(
 #[utoipa::path(post, path = "/v1/sessions/{id}/end", tag = "sessions", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = SessionView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the session, ended", body = SessionView),
+        (status = 404, description = "no such session, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "already ended", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn end(
@@ -117,22 +118,23 @@ async fn end(
 #[utoipa::path(post, path = "/v1/sessions/{id}/rating", tag = "sessions", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = RatingBody,
     responses(
-        (status = 201, body = RatingView),
+        (status = 201, description = "the rating", body = RatingView),
         (status = 403, description = "not a client", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such session, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "not ended yet, or already rated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "stars outside 1 to 5, or a comment too long", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn rate(
     State(state): State<AppState>,
     ClientCaller(caller): ClientCaller,
-    PathId(id): PathId,
+    id: Result<PathId, ApiError>,
     Json(body): Json<RatingBody>,
 ) -> Result<(StatusCode, Json<RatingView>), ApiError> {
     let mut checks = Checks::default();
     let stars = checks.check(Stars::parse(body.stars));
     let (stars,) = checks.finish((stars,))?;
     let rating = Rating::new(stars, body.comment.as_deref())?;
+    let PathId(id) = id?;
     state
         .engine
         .rate_session(SessionId(id), caller.id, rating.clone())

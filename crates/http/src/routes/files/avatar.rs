@@ -24,8 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/v1/me/avatar", tag = "files", security(("bearer" = [])),
     request_body = UploadBody,
     responses(
-        (status = 201, body = UploadResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "an upload URL for the avatar, valid 300 s", body = UploadResponse),
+        (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a type other than JPEG or PNG, or a size outside 1 byte to 5 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "UPLOAD_URLS_PER_HOUR upload URLs handed out to this user this hour (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -63,8 +63,8 @@ async fn request_upload(
 /// and size.
 #[utoipa::path(post, path = "/v1/me/avatar/complete", tag = "files", security(("bearer" = [])),
     responses(
-        (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the user with the new avatar_url", body = UserView),
+        (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "no upload in progress, nothing uploaded yet, or a file that is not a whole image of the declared type and size (then removed)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn complete(

@@ -163,7 +163,7 @@ fn check_filename(checks: &mut Checks, filename: &str) {
 #[utoipa::path(post, path = "/v1/sessions/{id}/documents", tag = "files", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = DocumentBody,
     responses(
-        (status = 201, body = DocumentUpload),
+        (status = 201, description = "the document, pending, and its upload URL", body = DocumentUpload),
         (status = 404, description = "no such session, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the session already has DOCUMENTS_PER_SESSION documents (`document-quota`), or ended more than an hour ago (`documents-closed`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a filename, type or size this endpoint does not accept", body = Problem, content_type = "application/problem+json"),
@@ -172,13 +172,14 @@ fn check_filename(checks: &mut Checks, filename: &str) {
 async fn request_upload(
     State(state): State<AppState>,
     caller: Caller,
-    PathId(session_id): PathId,
+    session_id: Result<PathId, ApiError>,
     Json(body): Json<DocumentBody>,
 ) -> Result<(StatusCode, Json<DocumentUpload>), ApiError> {
     let mut checks = Checks::default();
     check_filename(&mut checks, &body.filename);
     let spec = DOCUMENT.check(&mut checks, &body.content_type, body.size_bytes);
     checks.done()?;
+    let PathId(session_id) = session_id?;
     participant(&state, caller, session_id).await?;
     let quota = state.files.documents_per_session;
     let existing = state
@@ -225,8 +226,8 @@ async fn request_upload(
 #[utoipa::path(post, path = "/v1/sessions/{id}/documents/{doc_id}/complete", tag = "files", security(("bearer" = [])),
     params(("id" = String, Path), ("doc_id" = String, Path)),
     responses(
-        (status = 200, body = DocumentView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the document, ready", body = DocumentView),
+        (status = 404, description = "no such session or document, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "nothing uploaded yet, a file that is not a whole file of the declared type and size (then removed), or a session that ended more than an hour ago", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn complete(
@@ -264,10 +265,10 @@ async fn complete(
 #[utoipa::path(get, path = "/v1/sessions/{id}/documents", tag = "files", security(("bearer" = [])),
     params(("id" = String, Path), PageQuery),
     responses(
-        (status = 200, body = DocumentPage),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "a page of the session's documents, oldest first", body = DocumentPage),
+        (status = 404, description = "no such session, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the session ended more than an hour ago (`documents-closed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a limit that is not 1 to 200, or a cursor this API did not give", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list(
     State(state): State<AppState>,
@@ -307,8 +308,8 @@ async fn list(
 #[utoipa::path(get, path = "/v1/sessions/{id}/documents/{doc_id}", tag = "files", security(("bearer" = [])),
     params(("id" = String, Path), ("doc_id" = String, Path)),
     responses(
-        (status = 200, body = DocumentView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the document, with a download URL once ready", body = DocumentView),
+        (status = 404, description = "no such session or document, or the caller is not a participant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the session ended more than an hour ago (`documents-closed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn read(
