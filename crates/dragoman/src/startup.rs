@@ -439,23 +439,38 @@ impl Application {
             signal,
         );
         tokio::pin!(server);
+        // Wait for the stop. The server future may also end first: it ends once its HTTP
+        // connections have, and WebSockets live outside it, so they are drained either way.
+        let mut stopping_rx = stopping_rx;
+        let server_done = tokio::select! {
+            result = &mut server => { result?; true }
+            _ = &mut stopping_rx => false,
+        };
+        tracing::info!(
+            timeoutSecs = self.shutdown_timeout.as_secs(),
+            websockets = hub.len(),
+            "Draining"
+        );
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         // The users held when the stop began: the connection registry forgets this instance
         // for every one of them, whichever way the drain ends.
-        let mut held = Vec::new();
-        let drained = tokio::select! {
-            result = &mut server => { result?; true }
-            _ = async {
-                let _ = stopping_rx.await;
-                tracing::info!(timeoutSecs = self.shutdown_timeout.as_secs(), websockets = hub.len(), "Draining");
-                let started = tokio::time::Instant::now();
-                held = hub.users();
-                let left = hub.drain(self.shutdown_timeout).await;
-                if left > 0 {
-                    tracing::warn!(websockets = left, "WebSockets still open at the drain timeout");
+        let mut held = hub.users();
+        let left = hub.drain(self.shutdown_timeout).await;
+        if left > 0 {
+            tracing::warn!(
+                websockets = left,
+                "WebSockets still open at the drain timeout"
+            );
+        }
+        // Requests in flight finish within what is left of the timeout.
+        let drained = server_done
+            || match tokio::time::timeout_at(deadline, &mut server).await {
+                Ok(result) => {
+                    result?;
+                    true
                 }
-                tokio::time::sleep(self.shutdown_timeout.saturating_sub(started.elapsed())).await;
-            } => false,
-        };
+                Err(_) => false,
+            };
         if !drained {
             tracing::warn!("Drain timeout reached; closing remaining connections");
         }

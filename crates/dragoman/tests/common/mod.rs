@@ -93,6 +93,11 @@ pub async fn settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut settings = Settings::embedded(dir.path(), 0);
     settings.shutdown_timeout = Duration::from_secs(5);
+    // Every test user signs up from 127.0.0.1, where the real ones come from their own phones:
+    // the per-address limit is tested on its own (password_abuse.rs), not by the crowd of a
+    // fleet test.
+    settings.http.signup_limit =
+        dragoman_http::auth::AddressLimit::signup(100_000, Duration::from_secs(3600));
     let database = match backend {
         Backend::Sqlite => None,
         Backend::PgBouncer => {
