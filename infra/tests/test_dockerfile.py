@@ -45,7 +45,8 @@ def test_runtime_is_minimal_non_root_on_port_3000_with_binary_healthcheck():
     assert args["RUNTIME_IMAGE"] == "gcr.io/distroless/cc-debian12:nonroot"
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users and users[-1] not in ("root", "0", "0:0")
-    assert ("EXPOSE", "3000") in runtime
+    # The API on 3000; /metrics on its own port (METRICS_PORT, 9100), for a scraper only.
+    assert ("EXPOSE", "3000 9100") in runtime
     healthcheck = [rest for keyword, rest in runtime if keyword == "HEALTHCHECK"]
     assert healthcheck and '["/usr/local/bin/dragoman", "healthcheck"]' in healthcheck[0]
     entrypoint = [rest for keyword, rest in runtime if keyword == "ENTRYPOINT"]
