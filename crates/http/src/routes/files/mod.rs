@@ -137,14 +137,15 @@ const UPLOAD_URL_WINDOW: std::time::Duration = std::time::Duration::from_secs(36
 pub(crate) async fn count_upload_url(state: &AppState, user: UserId) -> Result<(), ApiError> {
     let key = format!("upload-urls:{user}");
     let limit = state.files.upload_urls_per_hour;
-    if let Some(retry_after) = state.limiter.blocked_for(&key, limit).await? {
-        return Err(ApiError::RateLimited { retry_after });
-    }
-    state
+    // Counted and checked in one step, so concurrent requests cannot all pass the limit.
+    match state
         .limiter
-        .record_failure(&key, UPLOAD_URL_WINDOW)
-        .await?;
-    Ok(())
+        .reserve(&key, limit, UPLOAD_URL_WINDOW)
+        .await?
+    {
+        Some(retry_after) => Err(ApiError::RateLimited { retry_after }),
+        None => Ok(()),
+    }
 }
 
 /// Signs the upload URL and schedules the upload's removal should it never be completed.
