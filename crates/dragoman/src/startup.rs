@@ -234,6 +234,9 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        // The recorder first: gauges the adapters set as they connect (the replica's state) are
+        // then recorded, not lost until their next change.
+        let metrics = dragoman_telemetry::install_metrics()?;
         let store = StoreBackend::open(&settings).await?;
         let secret = secret::load(&settings.jwt_secret)?;
         let mut engine_settings = EngineSettings::new(settings.matching);
@@ -316,7 +319,7 @@ impl Application {
             clock,
             tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
             passwords: Passwords::with_budget(settings.http.password_budget)?,
-            metrics: dragoman_telemetry::install_metrics()?,
+            metrics,
             settings: Arc::new(settings.http.clone()),
             bus,
             hub,
