@@ -134,10 +134,11 @@ impl TestDatabase {
     }
 
     /// The URL of this database on the streaming replica, once replication has brought it there
-    /// (a few milliseconds; up to 30 s are allowed before the test fails).
+    /// (a few milliseconds; on a loaded machine creating a database replays slowly, so up to 90 s
+    /// are allowed before the test fails).
     pub async fn replica_url(&self) -> anyhow::Result<String> {
         let url = with_database(&replica_url(), &self.name);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         loop {
             match PgConnection::connect(&url).await {
                 Ok(conn) => {
