@@ -33,8 +33,9 @@ impl RedisQueue {
         pipe.query_async::<()>(&mut conn).await.map_err(err)
     }
 
-    /// [`JobQueue::fail`](dragoman_ports::JobQueue::fail) on Redis: the job goes back to the
-    /// delayed set with its error (`retry_at`), or to the dead-letter stream (`None`).
+    /// [`JobQueue::fail`](dragoman_ports::JobQueue::fail) on Redis: the job goes back with its
+    /// error, to the delayed set until `retry_at` (to its stream if that is not later than now),
+    /// or to the dead-letter stream (`None`).
     pub(crate) async fn fail_job(
         &self,
         job: &Delivery,
@@ -76,8 +77,8 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// [`JobQueue::release`](dragoman_ports::JobQueue::release) on Redis: the job is due again
-    /// now, its run not counted.
+    /// [`JobQueue::release`](dragoman_ports::JobQueue::release) on Redis: the job goes back to
+    /// the end of its stream, due now, its run not counted.
     pub(crate) async fn release_job(&self, job: &Delivery) -> Result<(), QueueError> {
         let (stream, entry) = split_receipt(job)?;
         let now = us(self.clock.now());
