@@ -329,3 +329,118 @@ fn check_writable(dir: &Path) -> Result<(), ConfigError> {
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The checks the binary's tests (tests/cli.rs) do not reach, on the command line alone:
+    //! every value a check reads is given as a flag, so the environment cannot change them.
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::{Cli, Database};
+
+    /// The settings from these flags, after `--data-dir` (a fresh directory) and `--port 3000`.
+    fn validate(flags: &[&str]) -> (Result<Settings, ConfigError>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().to_str().expect("a UTF-8 path").to_owned();
+        let mut args = vec!["dragoman", "--data-dir", &data, "--port", "3000"];
+        args.extend_from_slice(flags);
+        let cli = Cli::try_parse_from(args).expect("flags clap accepts");
+        (cli.config.validate(), dir)
+    }
+
+    fn refused(flags: &[&str]) -> &'static str {
+        match validate(flags).0 {
+            Ok(_) => panic!("{flags:?} was accepted"),
+            Err(e) => e.variable,
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_one_machine() {
+        let (settings, dir) = validate(&["--metrics-port", "9100"]);
+        let settings = settings.expect("the defaults are valid");
+        assert!(
+            matches!(&settings.database, Database::Sqlite { path } if path == &dir.path().join("dragoman.sqlite"))
+        );
+        assert!(settings.redis.is_none());
+        assert!(
+            matches!(&settings.jwt_secret, JwtSecret::File(path) if path == &dir.path().join("jwt-secret"))
+        );
+        assert_eq!(
+            settings.objects,
+            ObjectsSettings::Local {
+                dir: dir.path().join("objects")
+            }
+        );
+        assert_eq!(settings.public_url, "http://localhost:3000");
+    }
+
+    #[test]
+    fn redis_settings_keep_the_cluster_flag_and_prefix() {
+        let (settings, _dir) = validate(&[
+            "--redis-url",
+            "rediss://:secret@127.0.0.1:6390",
+            "--redis-cluster",
+            "--redis-prefix",
+            "staging",
+            "--jwt-secret",
+            "a fleet shares one signing secret of 32+ bytes",
+        ]);
+        let redis = settings.expect("valid").redis.expect("Redis settings");
+        assert!(redis.cluster);
+        assert_eq!(redis.prefix, "staging");
+        assert_eq!(
+            refused(&[
+                "--redis-url",
+                "http://127.0.0.1:6379",
+                "--jwt-secret",
+                "a fleet shares one signing secret of 32+ bytes",
+            ]),
+            "REDIS_URL"
+        );
+        assert_eq!(refused(&["--redis-cluster"]), "REDIS_CLUSTER");
+    }
+
+    #[test]
+    fn s3_needs_a_bucket_name() {
+        assert_eq!(
+            refused(&["--s3-endpoint", "http://127.0.0.1:9000"]),
+            "S3_BUCKET"
+        );
+        assert_eq!(refused(&["--s3-bucket", "Not_A_Bucket"]), "S3_BUCKET");
+        assert_eq!(
+            refused(&["--s3-bucket", "uploads", "--s3-endpoint", "ftp://x"]),
+            "S3_ENDPOINT"
+        );
+        let (settings, _dir) = validate(&[
+            "--s3-bucket",
+            "uploads",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000/",
+            "--aws-region",
+            "eu-west-1",
+        ]);
+        assert_eq!(
+            settings.expect("valid").objects,
+            ObjectsSettings::S3 {
+                bucket: "uploads".to_owned(),
+                endpoint: Some("http://127.0.0.1:9000".to_owned()),
+                region: "eu-west-1".to_owned(),
+                static_credentials: None,
+            }
+        );
+    }
+
+    #[test]
+    fn listeners_and_websocket_timers_are_consistent() {
+        assert_eq!(refused(&["--metrics-port", "3000"]), "METRICS_PORT");
+        assert_eq!(
+            refused(&["--ws-ping-secs", "120", "--ws-idle-timeout-secs", "120"]),
+            "WS_PING_SECS"
+        );
+        assert_eq!(refused(&["--metrics-token", "short"]), "METRICS_TOKEN");
+        assert_eq!(refused(&["--match-tick-ms", "0"]), "MATCH_TICK_MS");
+    }
+}
