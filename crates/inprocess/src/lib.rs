@@ -1,6 +1,18 @@
-//! In-process implementations of the ports. Each serves exactly one instance: two instances
-//! sharing a database but not these would each see only half the picture. `startup` refuses to
-//! run a fleet on them (REDIS_URL is how a fleet shares them).
+//! In-process implementations of the ports: the bus and its per-user event logs, presence
+//! marks, the attempt limiter, the WebSocket connection registry and the availability cache, in
+//! this process's memory. Start-up (`crates/dragoman/src/startup.rs`) picks them when REDIS_URL
+//! is unset, and their Redis counterparts (`dragoman-redis`) when it is set.
+//!
+//! Each serves exactly one instance. Nothing refuses several instances sharing one PostgreSQL
+//! without Redis, and nothing can at start-up: no setting says how many instances there are.
+//! That fleet stays correct, because claims, leases, timers and the job queue are in the
+//! database (the fleet tests run it on purpose: no double assignment), but each instance sees
+//! only its half of the picture: events reach only its own WebSockets, login limits and
+//! WS_MAX_PER_USER count per instance, and a status change made through another instance
+//! reaches matching only at the roster's next full read. README.md ("Supported
+//! configurations") supports one instance without Redis; a fleet sets REDIS_URL, as the
+//! deployment does (infra/terraform/modules/service passes it to every task, and
+//! infra/tests checks it), and JWT_SECRET, which REDIS_URL requires.
 
 mod availability;
 mod bus;
