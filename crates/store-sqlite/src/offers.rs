@@ -18,6 +18,9 @@ use sqlx::SqliteConnection;
 use crate::rows::{self, select_offer};
 use crate::{SqliteStore, begin_write, corrupt, db_error, micros, presence, requests, sessions};
 
+/// Inserts a new offer, in the transaction that claims it (`ClaimStore::apply_offer`): the
+/// unique indexes refuse a second pending offer of the request or of the interpreter, and a
+/// second offer of the same pair.
 pub(crate) async fn insert(conn: &mut SqliteConnection, offer: &Offer) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO offers (id, request_id, interpreter_id, language, specialization, modality,
