@@ -212,7 +212,7 @@ fn new_user(role: Role, label: &str, i: usize) -> anyhow::Result<NewUser> {
 }
 
 /// Creates `interpreters` interpreters (profiles by [`profile_of`], status `available` through
-/// `MatchingStore::set_status`) and `clients` clients, `workers` at a time.
+/// `PresenceStore::set_status`) and `clients` clients, `workers` at a time.
 pub async fn seed(
     accounts: &Arc<dyn Store>,
     matching: &Arc<dyn MatchingStore>,

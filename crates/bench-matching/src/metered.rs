@@ -4,6 +4,9 @@
 //! instead changes nothing in what it does, and tells which store calls a decision costs, how
 //! long each took as the engine saw it (pool wait included), and who made them: each task the
 //! benchmark starts runs inside a [`Role`] scope, and the engine's runner inside `Role::Runner`.
+//!
+//! Each store role is implemented by [`metered!`], which times every method it lists under the
+//! method's name; only the methods an experiment ([`WhatIf`]) changes are written out.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -24,8 +27,10 @@ use dragoman_ports::matching::{
 };
 use dragoman_ports::store::NextRefreshToken;
 use dragoman_ports::{
-    InterpreterRecord, MatchingStore, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store,
-    StoreError, UserRecord,
+    AccountStore, ClaimStore, ExplanationStore, InterpreterRecord, InterpreterStore, LeaseStore,
+    MatchingStore, NewRefreshToken, NewUser, OfferStore, PresenceStore, RefreshTokenStore,
+    RequestStore, RotateOutcome, SessionStore, StatsStore, StatusUpdate, Store, StoreError,
+    UserRecord,
 };
 
 /// Who made a store call.
@@ -160,161 +165,75 @@ impl Metered {
     }
 }
 
-#[async_trait]
-impl Store for Metered {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.timed("ping", self.accounts.ping()).await
-    }
+/// Implements a store role for [`Metered`]: each method listed is timed, under its own name, on
+/// its way to the same method of `self.$inner`; the methods after the list are written out.
+macro_rules! metered {
+    (
+        $role:ident via $inner:ident {
+            $(fn $method:ident(&self $(, $arg:ident: $ty:ty)*) -> $out:ty;)*
+        }
+        $($own:tt)*
+    ) => {
+        #[async_trait]
+        impl $role for Metered {
+            $(
+                async fn $method(&self $(, $arg: $ty)*) -> Result<$out, StoreError> {
+                    self.timed(stringify!($method), self.$inner.$method($($arg),*))
+                        .await
+                }
+            )*
+            $($own)*
+        }
+    };
+}
 
-    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
-        self.timed("create_user", self.accounts.create_user(user))
-            .await
-    }
+metered!(AccountStore via accounts {
+    fn ping(&self) -> ();
+    fn create_user(&self, user: NewUser) -> User;
+    fn user(&self, id: UserId) -> Option<User>;
+    fn user_by_email(&self, email: &Email) -> Option<UserRecord>;
+});
 
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.timed("user", self.accounts.user(id)).await
-    }
-
-    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
-        self.timed("user_by_email", self.accounts.user_by_email(email))
-            .await
-    }
-
-    async fn insert_refresh_token(&self, token: NewRefreshToken) -> Result<(), StoreError> {
-        self.timed(
-            "insert_refresh_token",
-            self.accounts.insert_refresh_token(token),
-        )
-        .await
-    }
-
-    async fn rotate_refresh_token(
+metered!(RefreshTokenStore via accounts {
+    fn insert_refresh_token(&self, token: NewRefreshToken) -> ();
+    fn rotate_refresh_token(
         &self,
         presented_hash: &[u8],
         next: NextRefreshToken,
-        now: DateTime<Utc>,
-    ) -> Result<RotateOutcome, StoreError> {
-        self.timed(
-            "rotate_refresh_token",
-            self.accounts
-                .rotate_refresh_token(presented_hash, next, now),
-        )
-        .await
-    }
+        now: DateTime<Utc>
+    ) -> RotateOutcome;
+    fn revoke_refresh_family(&self, presented_hash: &[u8], now: DateTime<Utc>) -> ();
+    fn cap_refresh_families(&self, user_id: UserId, keep: u32, now: DateTime<Utc>) -> ();
+});
 
-    async fn revoke_refresh_family(
-        &self,
-        presented_hash: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.timed(
-            "revoke_refresh_family",
-            self.accounts.revoke_refresh_family(presented_hash, now),
-        )
-        .await
-    }
-
-    async fn cap_refresh_families(
-        &self,
-        user_id: UserId,
-        keep: u32,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.timed(
-            "cap_refresh_families",
-            self.accounts.cap_refresh_families(user_id, keep, now),
-        )
-        .await
-    }
-
-    async fn put_profile(
+metered!(InterpreterStore via accounts {
+    fn put_profile(
         &self,
         user_id: UserId,
         profile: &Profile,
-        now: DateTime<Utc>,
-    ) -> Result<InterpreterRecord, StoreError> {
-        self.timed(
-            "put_profile",
-            self.accounts.put_profile(user_id, profile, now),
-        )
-        .await
-    }
+        now: DateTime<Utc>
+    ) -> InterpreterRecord;
+    fn interpreter(&self, user_id: UserId) -> Option<InterpreterRecord>;
+    fn update_status(&self, user_id: UserId, update: StatusUpdate) -> bool;
+});
 
-    async fn interpreter(&self, user_id: UserId) -> Result<Option<InterpreterRecord>, StoreError> {
-        self.timed("interpreter", self.accounts.interpreter(user_id))
-            .await
-    }
-
-    async fn update_status(
-        &self,
-        user_id: UserId,
-        update: StatusUpdate,
-    ) -> Result<bool, StoreError> {
-        self.timed(
-            "update_status",
-            self.accounts.update_status(user_id, update),
-        )
-        .await
-    }
-}
-
-#[async_trait]
-impl MatchingStore for Metered {
-    async fn create_request(
+metered!(RequestStore via matching {
+    fn create_request(
         &self,
         request: &Request,
         expires_at: DateTime<Utc>,
-        idempotency: Option<&IdempotencyKey>,
-    ) -> Result<CreateRequestOutcome, StoreError> {
-        self.timed(
-            "create_request",
-            self.matching
-                .create_request(request, expires_at, idempotency),
-        )
-        .await
-    }
+        idempotency: Option<&IdempotencyKey>
+    ) -> CreateRequestOutcome;
+    fn save_idempotent_response(&self, client: UserId, key: &str, response: &str) -> ();
+    fn request(&self, id: RequestId) -> Option<RequestRecord>;
+    fn cancel_request(&self, id: RequestId, client: UserId, now: DateTime<Utc>) -> CancelOutcome;
+    fn open_requests(&self, language: LanguageCode) -> Vec<Request>;
+    fn expire_requests(&self, now: DateTime<Utc>) -> Vec<ExpiredRequest>;
+});
 
-    async fn save_idempotent_response(
-        &self,
-        client: UserId,
-        key: &str,
-        response: &str,
-    ) -> Result<(), StoreError> {
-        self.timed(
-            "save_idempotent_response",
-            self.matching
-                .save_idempotent_response(client, key, response),
-        )
-        .await
-    }
-
-    async fn request(&self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
-        self.timed("request", self.matching.request(id)).await
-    }
-
-    async fn cancel_request(
-        &self,
-        id: RequestId,
-        client: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<CancelOutcome, StoreError> {
-        self.timed(
-            "cancel_request",
-            self.matching.cancel_request(id, client, now),
-        )
-        .await
-    }
-
-    async fn open_requests(&self, language: LanguageCode) -> Result<Vec<Request>, StoreError> {
-        self.timed("open_requests", self.matching.open_requests(language))
-            .await
-    }
-
-    async fn languages_waiting(&self) -> Result<Vec<LanguageCode>, StoreError> {
-        self.timed("languages_waiting", self.matching.languages_waiting())
-            .await
-    }
-
+metered!(ClaimStore via matching {
+    fn languages_waiting(&self) -> Vec<LanguageCode>;
+}
     async fn snapshot(
         &self,
         language: LanguageCode,
@@ -360,138 +279,60 @@ impl MatchingStore for Metered {
         self.timed("apply_offer", self.matching.apply_offer(offer, explanation))
             .await
     }
+);
 
-    async fn offer(&self, id: OfferId) -> Result<Option<Offer>, StoreError> {
-        self.timed("offer", self.matching.offer(id)).await
-    }
-
-    async fn pending_offers(&self, interpreter: UserId) -> Result<Vec<Offer>, StoreError> {
-        self.timed("pending_offers", self.matching.pending_offers(interpreter))
-            .await
-    }
-
-    async fn accept_offer(
+metered!(OfferStore via matching {
+    fn offer(&self, id: OfferId) -> Option<Offer>;
+    fn pending_offers(&self, interpreter: UserId) -> Vec<Offer>;
+    fn accept_offer(
         &self,
         id: OfferId,
         interpreter: UserId,
         session_id: SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<AcceptOutcome, StoreError> {
-        self.timed(
-            "accept_offer",
-            self.matching.accept_offer(id, interpreter, session_id, now),
-        )
-        .await
-    }
+        now: DateTime<Utc>
+    ) -> AcceptOutcome;
+    fn decline_offer(&self, id: OfferId, interpreter: UserId, now: DateTime<Utc>) -> DeclineOutcome;
+    fn expire_offers(&self, now: DateTime<Utc>, max_no_answer: u32) -> Vec<ExpiredOffer>;
+});
 
-    async fn decline_offer(
-        &self,
-        id: OfferId,
-        interpreter: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<DeclineOutcome, StoreError> {
-        self.timed(
-            "decline_offer",
-            self.matching.decline_offer(id, interpreter, now),
-        )
-        .await
-    }
-
-    async fn expire_offers(
-        &self,
-        now: DateTime<Utc>,
-        max_no_answer: u32,
-    ) -> Result<Vec<ExpiredOffer>, StoreError> {
-        self.timed(
-            "expire_offers",
-            self.matching.expire_offers(now, max_no_answer),
-        )
-        .await
-    }
-
-    async fn expire_requests(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredRequest>, StoreError> {
-        self.timed("expire_requests", self.matching.expire_requests(now))
-            .await
-    }
-
-    async fn finish_wrap_ups(
-        &self,
-        now: DateTime<Utc>,
-        wrap_up: TimeDelta,
-    ) -> Result<Vec<UserId>, StoreError> {
-        self.timed(
-            "finish_wrap_ups",
-            self.matching.finish_wrap_ups(now, wrap_up),
-        )
-        .await
-    }
-
-    async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
-        self.timed("session", self.matching.session(id)).await
-    }
-
-    async fn sessions_of(
-        &self,
-        user: UserId,
-        before: Option<SessionId>,
-        limit: u32,
-    ) -> Result<Vec<Session>, StoreError> {
-        self.timed(
-            "sessions_of",
-            self.matching.sessions_of(user, before, limit),
-        )
-        .await
-    }
-
-    async fn end_session(
-        &self,
-        id: SessionId,
-        by: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<SessionOutcome, StoreError> {
-        self.timed("end_session", self.matching.end_session(id, by, now))
-            .await
-    }
-
-    async fn rate_session(
+metered!(SessionStore via matching {
+    fn session(&self, id: SessionId) -> Option<Session>;
+    fn sessions_of(&self, user: UserId, before: Option<SessionId>, limit: u32) -> Vec<Session>;
+    fn end_session(&self, id: SessionId, by: UserId, now: DateTime<Utc>) -> SessionOutcome;
+    fn rate_session(
         &self,
         id: SessionId,
         by: UserId,
         rating: &Rating,
-        now: DateTime<Utc>,
-    ) -> Result<SessionOutcome, StoreError> {
-        self.timed(
-            "rate_session",
-            self.matching.rate_session(id, by, rating, now),
-        )
-        .await
-    }
+        now: DateTime<Utc>
+    ) -> SessionOutcome;
+    fn finish_wrap_ups(&self, now: DateTime<Utc>, wrap_up: TimeDelta) -> Vec<UserId>;
+});
 
-    async fn presence(&self, user: UserId) -> Result<Option<PresenceRecord>, StoreError> {
-        self.timed("presence", self.matching.presence(user)).await
-    }
-
-    async fn set_status(
+metered!(PresenceStore via matching {
+    fn presence(&self, user: UserId) -> Option<PresenceRecord>;
+    fn set_status(
         &self,
         user: UserId,
         to: InterpreterStatus,
-        now: DateTime<Utc>,
-    ) -> Result<SetStatusOutcome, StoreError> {
-        self.timed("set_status", self.matching.set_status(user, to, now))
-            .await
-    }
+        now: DateTime<Utc>
+    ) -> SetStatusOutcome;
+    fn interpreters_online(&self) -> Vec<UserId>;
+});
 
-    async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: TimeDelta,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.timed("try_lease", self.matching.try_lease(name, holder, ttl, now))
-            .await
-    }
+metered!(LeaseStore via matching {
+    fn try_lease(&self, name: &str, holder: &str, ttl: TimeDelta, now: DateTime<Utc>) -> bool;
+});
 
+metered!(ExplanationStore via matching {
+    fn explanations(&self, request: RequestId) -> Vec<StoredExplanation>;
+});
+
+metered!(StatsStore via matching {
+    fn language_load(&self, language: LanguageCode) -> LanguageLoad;
+    fn match_times(&self, since: DateTime<Utc>) -> Vec<(LanguageCode, i64)>;
+    fn status_counts(&self) -> Vec<StatusCount>;
+}
     async fn language_loads(&self) -> Result<Vec<LanguageLoad>, StoreError> {
         if self.cacheable() {
             if let Some((at, loads)) = &self.cache().loads
@@ -507,11 +348,6 @@ impl MatchingStore for Metered {
             return Ok(loads);
         }
         self.timed("language_loads", self.matching.language_loads())
-            .await
-    }
-
-    async fn language_load(&self, language: LanguageCode) -> Result<LanguageLoad, StoreError> {
-        self.timed("language_load", self.matching.language_load(language))
             .await
     }
 
@@ -545,27 +381,4 @@ impl MatchingStore for Metered {
         )
         .await
     }
-
-    async fn match_times(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(LanguageCode, i64)>, StoreError> {
-        self.timed("match_times", self.matching.match_times(since))
-            .await
-    }
-
-    async fn status_counts(&self) -> Result<Vec<StatusCount>, StoreError> {
-        self.timed("status_counts", self.matching.status_counts())
-            .await
-    }
-
-    async fn interpreters_online(&self) -> Result<Vec<UserId>, StoreError> {
-        self.timed("interpreters_online", self.matching.interpreters_online())
-            .await
-    }
-
-    async fn explanations(&self, request: RequestId) -> Result<Vec<StoredExplanation>, StoreError> {
-        self.timed("explanations", self.matching.explanations(request))
-            .await
-    }
-}
+);

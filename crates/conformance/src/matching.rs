@@ -6,17 +6,20 @@
 //! is fixed (see [`fixtures::at`]), so a case means the same thing on every run and every
 //! backend; only identifiers are minted fresh.
 //!
-//! The cases are grouped by what they exercise, one file each:
-//! - [`requests`]: creation, one open request per client, cancellation, the expiry timer;
-//! - [`idempotency`]: replays of a creation under the same key;
-//! - [`claims`]: the atomic claim of an interpreter and a request by an offer;
-//! - [`answers`]: accept and decline;
-//! - [`timeouts`]: the offer timeout, late answers, races with the timer, repeated misses;
-//! - [`presence`]: interpreters' statuses, by hand and by matching;
-//! - [`snapshot`]: what matching decides from, and the day's counters;
-//! - [`sessions`]: ending, rating, listing and the wrap-up timer;
-//! - [`stats`]: loads, recent activity, match times and status counts;
-//! - [`explanations`] and [`leases`].
+//! The cases are grouped by what they exercise, one file each, along the role ports of
+//! `dragoman_ports::matching` (each role's module states the invariants these cases check):
+//! - [`requests`]: creation, one open request per client, cancellation, the expiry timer
+//!   (`RequestStore`);
+//! - [`idempotency`]: replays of a creation under the same key (`RequestStore`);
+//! - [`claims`]: the atomic claim of an interpreter and a request by an offer (`ClaimStore`);
+//! - [`answers`]: accept and decline (`OfferStore`);
+//! - [`timeouts`]: the offer timeout, late answers, races with the timer, repeated misses
+//!   (`OfferStore`);
+//! - [`presence`]: interpreters' statuses, by hand and by matching (`PresenceStore`);
+//! - [`snapshot`]: what matching decides from, and the day's counters (`ClaimStore`);
+//! - [`sessions`]: ending, rating, listing and the wrap-up timer (`SessionStore`);
+//! - [`stats`]: loads, recent activity, match times and status counts (`StatsStore`);
+//! - [`explanations`] (`ExplanationStore`) and [`leases`] (`LeaseStore`).
 
 pub mod answers;
 pub mod claims;

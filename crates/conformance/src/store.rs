@@ -1,4 +1,6 @@
-//! The store suite.
+//! The store suite: users (`AccountStore`), profiles and statuses (`InterpreterStore`), refresh
+//! tokens (`RefreshTokenStore`) and the readiness ping, through [`Store`], all the roles of
+//! `dragoman_ports::store` at once; each role's module states the invariants these cases check.
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use dragoman_domain::InterpreterStatus;
 use dragoman_domain::matching::{MatchingConfig, Need, Priority};
 use dragoman_engine::{Engine, EngineSettings, NewRequest};
 use dragoman_inprocess::InProcessBus;
-use dragoman_ports::{Bus, ManualClock, MatchingStore};
+use dragoman_ports::{Bus, ManualClock, OfferStore};
 use dragoman_store_sqlite::SqliteStore;
 use tokio::sync::watch;
 

@@ -26,7 +26,10 @@ pub use files::{
     AvatarUpload, DocumentRecord, DocumentStatus, FileStore, PendingUpload, UPLOAD_SWEEP,
 };
 pub use limiter::AttemptLimiter;
-pub use matching::MatchingStore;
+pub use matching::{
+    ClaimStore, ExplanationStore, LeaseStore, MatchingStore, OfferStore, PresenceStore,
+    RequestStore, SessionStore, StatsStore,
+};
 pub use objects::{
     InvalidKey, ObjectError, ObjectKey, ObjectMeta, ObjectStorage, PresignedRequest, StoredObject,
     UploadSpec,
@@ -39,6 +42,6 @@ pub use queue::{
 };
 pub use retention::RetentionStore;
 pub use store::{
-    InterpreterRecord, NewRefreshToken, NewUser, NextRefreshToken, RotateOutcome, StatusUpdate,
-    Store, StoreError, UserRecord,
+    AccountStore, InterpreterRecord, InterpreterStore, NewRefreshToken, NewUser, NextRefreshToken,
+    RefreshTokenStore, RotateOutcome, StatusUpdate, Store, StoreError, UserRecord,
 };

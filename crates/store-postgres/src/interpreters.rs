@@ -1,4 +1,5 @@
-//! Interpreter profiles and statuses on PostgreSQL.
+//! The interpreters role on PostgreSQL: profiles and the statuses the accounts side sets, and
+//! the profile languages matching's snapshots read.
 
 use std::collections::HashMap;
 
@@ -12,70 +13,97 @@ use sqlx::{PgConnection, Row};
 
 use crate::{PgStore, corrupt, db_error};
 
-pub(crate) async fn put_profile(
-    store: &PgStore,
-    user_id: UserId,
-    profile: &Profile,
-    now: DateTime<Utc>,
-) -> Result<InterpreterRecord, StoreError> {
-    let mut tx = store.begin().await?;
-    let codes: Vec<&str> = profile
-        .languages()
-        .iter()
-        .map(|s| s.code.as_str())
-        .collect();
-    let updated = store
-        .q("UPDATE interpreters SET specializations = $1, modalities = $2, profile_updated_at = $3,
+#[async_trait::async_trait]
+impl dragoman_ports::InterpreterStore for PgStore {
+    async fn put_profile(
+        &self,
+        user_id: UserId,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<InterpreterRecord, StoreError> {
+        let mut tx = self.begin().await?;
+        let codes: Vec<&str> = profile
+            .languages()
+            .iter()
+            .map(|s| s.code.as_str())
+            .collect();
+        let updated = self
+            .q("UPDATE interpreters SET specializations = $1, modalities = $2, profile_updated_at = $3,
                    profile_version = profile_version + 1, language_codes = $5
             WHERE user_id = $4")
-        .bind(profile.specializations.bits())
-        .bind(profile.modalities.bits())
-        .bind(now)
-        .bind(user_id.0)
-        .bind(&codes)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    if updated.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    store
-        .q("DELETE FROM interpreter_languages WHERE user_id = $1")
-        .bind(user_id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    let (codes, levels, certified): (Vec<&str>, Vec<&str>, Vec<bool>) = profile
-        .languages()
-        .iter()
-        .map(|s| (s.code.as_str(), s.level.as_str(), s.certified))
-        .collect();
-    store
-        .q("INSERT INTO interpreter_languages (user_id, code, level, certified, position)
+            .bind(profile.specializations.bits())
+            .bind(profile.modalities.bits())
+            .bind(now)
+            .bind(user_id.0)
+            .bind(&codes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.q("DELETE FROM interpreter_languages WHERE user_id = $1")
+            .bind(user_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let (codes, levels, certified): (Vec<&str>, Vec<&str>, Vec<bool>) = profile
+            .languages()
+            .iter()
+            .map(|s| (s.code.as_str(), s.level.as_str(), s.certified))
+            .collect();
+        self
+            .q("INSERT INTO interpreter_languages (user_id, code, level, certified, position)
             SELECT $1, code, level, certified, (ord - 1)::int
             FROM unnest($2::text[], $3::text[], $4::bool[]) WITH ORDINALITY AS l(code, level, certified, ord)")
-        .bind(user_id.0)
-        .bind(codes)
-        .bind(levels)
-        .bind(certified)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    let record = load(store, &mut tx, user_id)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(record)
-}
+            .bind(user_id.0)
+            .bind(codes)
+            .bind(levels)
+            .bind(certified)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let record = load(self, &mut tx, user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(record)
+    }
 
-pub(crate) async fn interpreter(
-    store: &PgStore,
-    user_id: UserId,
-) -> Result<Option<InterpreterRecord>, StoreError> {
-    let mut tx = store.read().await?;
-    let record = load(store, &mut tx, user_id).await?;
-    tx.done().await?;
-    Ok(record)
+    async fn interpreter(&self, user_id: UserId) -> Result<Option<InterpreterRecord>, StoreError> {
+        let mut tx = self.read().await?;
+        let record = load(self, &mut tx, user_id).await?;
+        tx.done().await?;
+        Ok(record)
+    }
+
+    /// A compare-and-set of the status alone. It keeps the presence columns of matching coherent
+    /// the way a manual change does: becoming `available` starts the idle time, and any change
+    /// clears the run of missed offers and the away reason.
+    async fn update_status(
+        &self,
+        user_id: UserId,
+        update: StatusUpdate,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = self
+            .q("UPDATE interpreters
+            SET status = $1, status_since = $2,
+                idle_since = CASE WHEN $1 = 'available' AND status <> $1 THEN $2 ELSE idle_since END,
+                missed_in_a_row = CASE WHEN status <> $1 THEN 0 ELSE missed_in_a_row END,
+                away_reason = CASE WHEN status <> $1 THEN NULL ELSE away_reason END,
+                away_missed_count = CASE WHEN status <> $1 THEN NULL ELSE away_missed_count END
+            WHERE user_id = $3 AND status = $4")
+            .bind(update.to.as_str())
+            .bind(update.at)
+            .bind(user_id.0)
+            .bind(update.from.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 async fn load(
@@ -173,32 +201,4 @@ fn skill_from_parts(code: &str, level: &str, certified: bool) -> Result<Language
         level: Level::parse(level).map_err(corrupt)?,
         certified,
     })
-}
-
-/// A compare-and-set of the status alone. It keeps the presence columns of matching coherent
-/// the way a manual change does: becoming `available` starts the idle time, and any change
-/// clears the run of missed offers and the away reason.
-pub(crate) async fn update_status(
-    store: &PgStore,
-    user_id: UserId,
-    update: StatusUpdate,
-) -> Result<bool, StoreError> {
-    let mut tx = store.begin().await?;
-    let done = store
-        .q("UPDATE interpreters
-            SET status = $1, status_since = $2,
-                idle_since = CASE WHEN $1 = 'available' AND status <> $1 THEN $2 ELSE idle_since END,
-                missed_in_a_row = CASE WHEN status <> $1 THEN 0 ELSE missed_in_a_row END,
-                away_reason = CASE WHEN status <> $1 THEN NULL ELSE away_reason END,
-                away_missed_count = CASE WHEN status <> $1 THEN NULL ELSE away_missed_count END
-            WHERE user_id = $3 AND status = $4")
-        .bind(update.to.as_str())
-        .bind(update.at)
-        .bind(user_id.0)
-        .bind(update.from.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
 }

@@ -14,16 +14,19 @@
 //! to it, with read-your-writes across a fleet and a fall back to the primary when it lags or is
 //! down: see the `replica` module.
 //!
-//! Accounts and profiles live in `accounts` and `interpreters` (the [`Store`] port); requests,
-//! offers, sessions, presence, timers and leases in `matching` (the
-//! [`dragoman_ports::MatchingStore`] port), over the same tables. The job queue of an instance
-//! without Redis is a table here too ([`PgQueue`], `queue`), beside the job effects (`jobs`).
+//! Each port role is implemented in the file of its concept: users in `accounts`, refresh tokens
+//! in `refresh_tokens`, profiles in `interpreters` (the roles of [`dragoman_ports::Store`]);
+//! requests, claims, offers, sessions, presence, leases, statistics and explanations in
+//! `matching` (the roles of [`dragoman_ports::MatchingStore`]), over the same tables. The job
+//! queue of an instance without Redis is a table here too ([`PgQueue`], `queue`), beside the job
+//! effects (`jobs`).
 
 mod accounts;
 mod files;
 mod interpreters;
 mod jobs;
 mod matching;
+mod refresh_tokens;
 mod roles;
 pub use roles::valid_role_name;
 mod queue;
@@ -40,13 +43,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
-use dragoman_domain::{Email, Profile, User, UserId};
-use dragoman_ports::store::NextRefreshToken;
-use dragoman_ports::{
-    InterpreterRecord, NewRefreshToken, NewUser, RotateOutcome, StatusUpdate, Store, StoreError,
-    UserRecord,
-};
+use dragoman_ports::StoreError;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -208,81 +205,6 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
         };
     }
     StoreError::Backend(anyhow::Error::new(e).context("PostgreSQL query failed"))
-}
-
-#[async_trait::async_trait]
-impl Store for PgStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        self.q("SELECT 1")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
-    }
-
-    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
-        accounts::create_user(self, user).await
-    }
-
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        accounts::user(self, id).await
-    }
-
-    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
-        accounts::user_by_email(self, email).await
-    }
-
-    async fn insert_refresh_token(&self, token: NewRefreshToken) -> Result<(), StoreError> {
-        accounts::insert_refresh_token(self, token).await
-    }
-
-    async fn rotate_refresh_token(
-        &self,
-        presented_hash: &[u8],
-        next: NextRefreshToken,
-        now: DateTime<Utc>,
-    ) -> Result<RotateOutcome, StoreError> {
-        accounts::rotate_refresh_token(self, presented_hash, next, now).await
-    }
-
-    async fn revoke_refresh_family(
-        &self,
-        presented_hash: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        accounts::revoke_refresh_family(self, presented_hash, now).await
-    }
-
-    async fn cap_refresh_families(
-        &self,
-        user_id: UserId,
-        keep: u32,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        accounts::cap_refresh_families(self, user_id.0, keep, now).await
-    }
-
-    async fn put_profile(
-        &self,
-        user_id: UserId,
-        profile: &Profile,
-        now: DateTime<Utc>,
-    ) -> Result<InterpreterRecord, StoreError> {
-        interpreters::put_profile(self, user_id, profile, now).await
-    }
-
-    async fn interpreter(&self, user_id: UserId) -> Result<Option<InterpreterRecord>, StoreError> {
-        interpreters::interpreter(self, user_id).await
-    }
-
-    async fn update_status(
-        &self,
-        user_id: UserId,
-        update: StatusUpdate,
-    ) -> Result<bool, StoreError> {
-        interpreters::update_status(self, user_id, update).await
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Explanations on SQLite: the record of each matching decision, stored with its offer as JSON
+//! The explanations role on SQLite: the record of each matching decision, stored with its offer as JSON
 //! text and read back for `GET /v1/admin/requests/{id}/explanation`.
 //!
 //! The body is stored exactly as the domain serializes it; the store never interprets it, so a
@@ -7,10 +7,10 @@
 use dragoman_domain::matching::{Explanation, OfferId, RequestId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::StoredExplanation;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
 use crate::rows::get;
-use crate::{corrupt, db_error, instant, micros};
+use crate::{SqliteStore, corrupt, db_error, instant, micros};
 
 /// Stores the explanation of `offer`, in the transaction that makes the offer.
 pub(crate) async fn insert(
@@ -34,26 +34,26 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// The explanations of a request's offers, oldest first.
-pub(crate) async fn of_request(
-    pool: &SqlitePool,
-    request: RequestId,
-) -> Result<Vec<StoredExplanation>, StoreError> {
-    sqlx::query(
-        "SELECT offer_id, decided_at, body FROM explanations WHERE request_id = ?
+#[async_trait::async_trait]
+impl dragoman_ports::ExplanationStore for SqliteStore {
+    /// The explanations of a request's offers, oldest first.
+    async fn explanations(&self, request: RequestId) -> Result<Vec<StoredExplanation>, StoreError> {
+        sqlx::query(
+            "SELECT offer_id, decided_at, body FROM explanations WHERE request_id = ?
          ORDER BY decided_at, offer_id",
-    )
-    .bind(request.0)
-    .fetch_all(pool)
-    .await
-    .map_err(db_error)?
-    .iter()
-    .map(|row| {
-        Ok(StoredExplanation {
-            offer_id: OfferId(get(row, "offer_id")?),
-            decided_at: instant(get(row, "decided_at")?)?,
-            body: serde_json::from_str(&get::<String>(row, "body")?).map_err(corrupt)?,
+        )
+        .bind(request.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| {
+            Ok(StoredExplanation {
+                offer_id: OfferId(get(row, "offer_id")?),
+                decided_at: instant(get(row, "decided_at")?)?,
+                body: serde_json::from_str(&get::<String>(row, "body")?).map_err(corrupt)?,
+            })
         })
-    })
-    .collect()
+        .collect()
+    }
 }

@@ -1,4 +1,4 @@
-//! Interpreter profiles and statuses on SQLite.
+//! The interpreters role on SQLite: profiles and the statuses the accounts side sets.
 
 use chrono::{DateTime, Utc};
 use dragoman_domain::{
@@ -7,52 +7,86 @@ use dragoman_domain::{
 };
 use dragoman_ports::{InterpreterRecord, StatusUpdate, StoreError};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
-use crate::{corrupt, db_error, instant, micros};
+use crate::{SqliteStore, corrupt, db_error, instant, micros};
 
-pub(crate) async fn put_profile(
-    pool: &SqlitePool,
-    user_id: UserId,
-    profile: &Profile,
-    now: DateTime<Utc>,
-) -> Result<InterpreterRecord, StoreError> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
-    let updated = sqlx::query(
-        "UPDATE interpreters SET specializations = ?, modalities = ?, profile_updated_at = ?,
+#[async_trait::async_trait]
+impl dragoman_ports::InterpreterStore for SqliteStore {
+    async fn put_profile(
+        &self,
+        user_id: UserId,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<InterpreterRecord, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let updated = sqlx::query(
+            "UPDATE interpreters SET specializations = ?, modalities = ?, profile_updated_at = ?,
                 profile_version = profile_version + 1 WHERE user_id = ?",
-    )
-    .bind(profile.specializations.bits())
-    .bind(profile.modalities.bits())
-    .bind(micros(now))
-    .bind(user_id.0)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    if updated.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    sqlx::query("DELETE FROM interpreter_languages WHERE user_id = ?")
-        .bind(user_id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    for (position, skill) in profile.languages().iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO interpreter_languages (user_id, code, level, certified, position) VALUES (?, ?, ?, ?, ?)",
         )
+        .bind(profile.specializations.bits())
+        .bind(profile.modalities.bits())
+        .bind(micros(now))
         .bind(user_id.0)
-        .bind(skill.code.as_str())
-        .bind(skill.level.as_str())
-        .bind(skill.certified)
-        .bind(position as i64)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM interpreter_languages WHERE user_id = ?")
+            .bind(user_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for (position, skill) in profile.languages().iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO interpreter_languages (user_id, code, level, certified, position) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(user_id.0)
+            .bind(skill.code.as_str())
+            .bind(skill.level.as_str())
+            .bind(skill.certified)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        let record = load(&mut tx, user_id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(record)
     }
-    let record = load(&mut tx, user_id).await?.ok_or(StoreError::NotFound)?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(record)
+
+    async fn interpreter(&self, user_id: UserId) -> Result<Option<InterpreterRecord>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        load(&mut conn, user_id).await
+    }
+
+    async fn update_status(
+        &self,
+        user_id: UserId,
+        update: StatusUpdate,
+    ) -> Result<bool, StoreError> {
+        // The presence columns of the matching side follow as for a manual change
+        // (`Presence::set_manually`): becoming available starts the idle time, and any change ends a
+        // run of missed offers and the away reason.
+        let done = sqlx::query(
+            "UPDATE interpreters SET status = ?, status_since = ?,
+                idle_since = CASE WHEN ? = 'available' THEN ? ELSE idle_since END,
+                missed_in_a_row = 0, away_reason = NULL, away_missed_count = NULL
+         WHERE user_id = ? AND status = ?",
+        )
+        .bind(update.to.as_str())
+        .bind(micros(update.at))
+        .bind(update.to.as_str())
+        .bind(micros(update.at))
+        .bind(user_id.0)
+        .bind(update.from.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 /// One row of `interpreter_languages` (`code`, `level`, `certified`).
@@ -64,14 +98,6 @@ pub(crate) fn skill(row: &SqliteRow) -> Result<LanguageSkill, StoreError> {
             .map_err(corrupt)?,
         certified: row.try_get("certified").map_err(db_error)?,
     })
-}
-
-pub(crate) async fn interpreter(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Option<InterpreterRecord>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(db_error)?;
-    load(&mut conn, user_id).await
 }
 
 async fn load(
@@ -124,30 +150,4 @@ async fn load(
         status,
         status_since,
     }))
-}
-
-pub(crate) async fn update_status(
-    pool: &SqlitePool,
-    user_id: UserId,
-    update: StatusUpdate,
-) -> Result<bool, StoreError> {
-    // The presence columns of the matching side follow as for a manual change
-    // (`Presence::set_manually`): becoming available starts the idle time, and any change ends a
-    // run of missed offers and the away reason.
-    let done = sqlx::query(
-        "UPDATE interpreters SET status = ?, status_since = ?,
-                idle_since = CASE WHEN ? = 'available' THEN ? ELSE idle_since END,
-                missed_in_a_row = 0, away_reason = NULL, away_missed_count = NULL
-         WHERE user_id = ? AND status = ?",
-    )
-    .bind(update.to.as_str())
-    .bind(micros(update.at))
-    .bind(update.to.as_str())
-    .bind(micros(update.at))
-    .bind(user_id.0)
-    .bind(update.from.as_str())
-    .execute(pool)
-    .await
-    .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
 }

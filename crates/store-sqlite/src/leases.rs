@@ -1,4 +1,4 @@
-//! Leases on SQLite: which instance drives matching for a language (or runs a sweep) until when.
+//! The leases role on SQLite: which instance drives matching for a language (or runs a sweep) until when.
 //!
 //! A lease is a row, taken or renewed by one conditional upsert: the row is written only if it
 //! is free, expired, or already the caller's. One embedded database normally has one instance,
@@ -6,29 +6,31 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_ports::StoreError;
-use sqlx::SqlitePool;
 
-use crate::{db_error, micros};
+use crate::{SqliteStore, db_error, micros};
 
-/// True if `holder` holds `name` until `now + ttl` after this call.
-pub(crate) async fn try_lease(
-    pool: &SqlitePool,
-    name: &str,
-    holder: &str,
-    ttl: TimeDelta,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+#[async_trait::async_trait]
+impl dragoman_ports::LeaseStore for SqliteStore {
+    /// True if `holder` holds `name` until `now + ttl` after this call.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
          WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
-    )
-    .bind(name)
-    .bind(holder)
-    .bind(micros(now + ttl))
-    .bind(micros(now))
-    .execute(pool)
-    .await
-    .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(micros(now + ttl))
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }

@@ -4,25 +4,28 @@
 //! anyway; queueing writers in our own pool rather than in SQLite's lock means no `SQLITE_BUSY`
 //! under load and no deadlock when a read transaction would upgrade to a write. Reads use a
 //! separate pool and proceed in parallel thanks to WAL mode.
+//!
+//! Each port role is implemented in the file of its concept: accounts, refresh tokens and
+//! interpreters (the `Store` roles); requests, claims, offers, sessions, presence, leases, stats
+//! and explanations (the `MatchingStore` roles). A state change is one `BEGIN IMMEDIATE`
+//! transaction on the writer connection; a read takes the read pool.
 
 mod accounts;
-mod answers;
+mod claims;
 mod effects;
 mod explanations;
 mod files;
 mod interpreters;
 mod jobs;
 mod leases;
-mod matching;
 mod offers;
 mod presence;
+mod refresh_tokens;
 mod requests;
 mod retention;
 mod rows;
 mod sessions;
-mod snapshot;
 mod stats;
-mod timers;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -164,95 +167,6 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
         };
     }
     StoreError::Backend(anyhow::Error::new(e).context("SQLite query failed"))
-}
-
-#[async_trait::async_trait]
-impl dragoman_ports::Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn create_user(
-        &self,
-        user: dragoman_ports::NewUser,
-    ) -> Result<dragoman_domain::User, StoreError> {
-        accounts::create_user(&self.writer, user).await
-    }
-
-    async fn user(
-        &self,
-        id: dragoman_domain::UserId,
-    ) -> Result<Option<dragoman_domain::User>, StoreError> {
-        accounts::user(&self.reader, id).await
-    }
-
-    async fn user_by_email(
-        &self,
-        email: &dragoman_domain::Email,
-    ) -> Result<Option<dragoman_ports::UserRecord>, StoreError> {
-        accounts::user_by_email(&self.reader, email).await
-    }
-
-    async fn insert_refresh_token(
-        &self,
-        token: dragoman_ports::NewRefreshToken,
-    ) -> Result<(), StoreError> {
-        accounts::insert_refresh_token(&self.writer, token).await
-    }
-
-    async fn rotate_refresh_token(
-        &self,
-        presented_hash: &[u8],
-        next: dragoman_ports::store::NextRefreshToken,
-        now: DateTime<Utc>,
-    ) -> Result<dragoman_ports::RotateOutcome, StoreError> {
-        accounts::rotate_refresh_token(&self.writer, presented_hash, next, now).await
-    }
-
-    async fn revoke_refresh_family(
-        &self,
-        presented_hash: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        accounts::revoke_refresh_family(&self.writer, presented_hash, now).await
-    }
-
-    async fn cap_refresh_families(
-        &self,
-        user_id: dragoman_domain::UserId,
-        keep: u32,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        accounts::cap_refresh_families(&self.writer, user_id.0, keep, now).await
-    }
-
-    async fn put_profile(
-        &self,
-        user_id: dragoman_domain::UserId,
-        profile: &dragoman_domain::Profile,
-        now: DateTime<Utc>,
-    ) -> Result<dragoman_ports::InterpreterRecord, StoreError> {
-        interpreters::put_profile(&self.writer, user_id, profile, now).await
-    }
-
-    async fn interpreter(
-        &self,
-        user_id: dragoman_domain::UserId,
-    ) -> Result<Option<dragoman_ports::InterpreterRecord>, StoreError> {
-        interpreters::interpreter(&self.reader, user_id).await
-    }
-
-    async fn update_status(
-        &self,
-        user_id: dragoman_domain::UserId,
-        update: dragoman_ports::StatusUpdate,
-    ) -> Result<bool, StoreError> {
-        interpreters::update_status(&self.writer, user_id, update).await
-    }
 }
 
 #[cfg(test)]

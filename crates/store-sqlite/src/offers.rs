@@ -1,62 +1,27 @@
-//! Offers on SQLite: the atomic claim that makes one, reads, and the helpers other transactions
-//! use to find and settle pending offers.
+//! The offers role on SQLite: reads, the interpreter's answer, the offer timeout, and the
+//! helpers other transactions use to insert, find and settle pending offers.
 //!
-//! The claim checks the interpreter and the request in the same write transaction that inserts
-//! the offer, and the unique indexes (`offers_one_pending_per_request`,
-//! `offers_one_pending_per_interpreter`, `offers_request_interpreter_key`) refuse whatever slips
-//! past: a plan made on a stale snapshot fails harmlessly instead of double-booking.
+//! Accept opens the session, decline sends the request back to the queue. Each is one write
+//! transaction that reads the offer, its request and the interpreter, applies the domain's
+//! transitions to all three and writes them back, so an answer racing the offer timer either
+//! wins entirely or is refused. The timeout is a column with a partial index; a sweep settles,
+//! in one write transaction, everything due at `now`, so whichever instance sweeps after a
+//! restart finds the work still there and nothing is settled twice.
 
-use chrono::{DateTime, Utc};
-use dragoman_domain::UserId;
-use dragoman_domain::matching::{Explanation, Offer, OfferId, RequestEvent, RequestId};
+use chrono::{DateTime, TimeDelta, Utc};
+use dragoman_domain::matching::{Offer, OfferId, RequestEvent, RequestId, Session, SessionId};
+use dragoman_domain::{InterpreterStatus, UserId};
 use dragoman_ports::StoreError;
-use sqlx::{SqliteConnection, SqlitePool};
+use dragoman_ports::matching::{AcceptOutcome, DeclineOutcome, ExpiredOffer};
+use sqlx::SqliteConnection;
 
 use crate::rows::{self, select_offer};
-use crate::{begin_write, db_error, explanations, micros, presence, requests};
+use crate::{SqliteStore, begin_write, corrupt, db_error, micros, presence, requests, sessions};
 
-/// Makes a planned offer, or returns false having written nothing.
-pub(crate) async fn apply(
-    pool: &SqlitePool,
-    offer: &Offer,
-    explanation: &Explanation,
-) -> Result<bool, StoreError> {
-    if !offer.is_pending() {
-        return Ok(false);
-    }
-    let mut tx = begin_write(pool).await?;
-    let Some(record) = requests::load(&mut tx, offer.request_id).await? else {
-        return Ok(false);
-    };
-    let Ok(request) = record.request.apply(RequestEvent::Offer) else {
-        return Ok(false);
-    };
-    let Some((interpreter, _)) = presence::load(&mut tx, offer.interpreter_id).await? else {
-        return Ok(false);
-    };
-    let Ok(reserved) = interpreter.reserve(offer.created_at) else {
-        return Ok(false);
-    };
-    match insert(&mut tx, offer).await {
-        Ok(()) => {}
-        // Another instance got there first, or the pair was offered before.
-        Err(StoreError::Conflict { .. }) => return Ok(false),
-        Err(e) => return Err(e),
-    }
-    explanations::insert(&mut tx, offer.id, explanation).await?;
-    requests::save_status(&mut tx, &request, offer.created_at).await?;
-    presence::save(&mut tx, offer.interpreter_id, &reserved).await?;
-    sqlx::query("UPDATE interpreters SET last_offered_at = ? WHERE user_id = ?")
-        .bind(micros(offer.created_at))
-        .bind(offer.interpreter_id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(true)
-}
-
-async fn insert(conn: &mut SqliteConnection, offer: &Offer) -> Result<(), StoreError> {
+/// Inserts a new offer, in the transaction that claims it (`ClaimStore::apply_offer`): the
+/// unique indexes refuse a second pending offer of the request or of the interpreter, and a
+/// second offer of the same pair.
+pub(crate) async fn insert(conn: &mut SqliteConnection, offer: &Offer) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO offers (id, request_id, interpreter_id, language, specialization, modality,
                              status, created_at, expires_at)
@@ -90,20 +55,127 @@ pub(crate) async fn load(
         .transpose()
 }
 
-pub(crate) async fn offer(pool: &SqlitePool, id: OfferId) -> Result<Option<Offer>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(db_error)?;
-    load(&mut conn, id).await
-}
+#[async_trait::async_trait]
+impl dragoman_ports::OfferStore for SqliteStore {
+    async fn offer(&self, id: OfferId) -> Result<Option<Offer>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        load(&mut conn, id).await
+    }
 
-pub(crate) async fn pending(
-    pool: &SqlitePool,
-    interpreter: UserId,
-) -> Result<Vec<Offer>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(db_error)?;
-    Ok(pending_of_interpreter(&mut conn, interpreter)
-        .await?
-        .into_iter()
-        .collect())
+    async fn pending_offers(&self, interpreter: UserId) -> Result<Vec<Offer>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        Ok(pending_of_interpreter(&mut conn, interpreter)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    async fn accept_offer(
+        &self,
+        id: OfferId,
+        interpreter: UserId,
+        session_id: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<AcceptOutcome, StoreError> {
+        let mut tx = begin_write(&self.writer).await?;
+        let Some(offer) = load(&mut tx, id).await? else {
+            return Ok(AcceptOutcome::NotFound);
+        };
+        if offer.interpreter_id != interpreter {
+            return Ok(AcceptOutcome::NotFound);
+        }
+        let accepted = match offer.accept(now) {
+            Ok(accepted) => accepted,
+            Err(refused) => return Ok(AcceptOutcome::Refused(refused)),
+        };
+        let matched =
+            requests::advance(&mut tx, offer.request_id, RequestEvent::Match, now).await?;
+        let (desk, _) = presence::load(&mut tx, interpreter)
+            .await?
+            .ok_or_else(|| corrupt(format!("interpreter {interpreter} is gone")))?;
+        let busy = desk.accept(now).map_err(corrupt)?;
+        let session = Session::start(session_id, &matched.request, &accepted, now);
+        settle(&mut tx, &accepted, now).await?;
+        presence::save(&mut tx, interpreter, &busy).await?;
+        sessions::insert(&mut tx, &session).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(AcceptOutcome::Accepted { session })
+    }
+
+    async fn decline_offer(
+        &self,
+        id: OfferId,
+        interpreter: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<DeclineOutcome, StoreError> {
+        let mut tx = begin_write(&self.writer).await?;
+        let Some(offer) = load(&mut tx, id).await? else {
+            return Ok(DeclineOutcome::NotFound);
+        };
+        if offer.interpreter_id != interpreter {
+            return Ok(DeclineOutcome::NotFound);
+        }
+        let declined = match offer.decline(now) {
+            Ok(declined) => declined,
+            Err(refused) => return Ok(DeclineOutcome::Refused(refused)),
+        };
+        let request =
+            requests::advance(&mut tx, offer.request_id, RequestEvent::Requeue, now).await?;
+        let (desk, _) = presence::load(&mut tx, interpreter)
+            .await?
+            .ok_or_else(|| corrupt(format!("interpreter {interpreter} is gone")))?;
+        let available = desk.decline(now).map_err(corrupt)?;
+        settle(&mut tx, &declined, now).await?;
+        presence::save(&mut tx, interpreter, &available).await?;
+        presence::count_today(&mut tx, interpreter, now, 1, TimeDelta::zero()).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(DeclineOutcome::Declined {
+            offer: declined,
+            request,
+        })
+    }
+
+    /// Settles every pending offer due at `now`: the request waits again and the interpreter is
+    /// available again, or `away` after `max_no_answer` misses in a row.
+    async fn expire_offers(
+        &self,
+        now: DateTime<Utc>,
+        max_no_answer: u32,
+    ) -> Result<Vec<ExpiredOffer>, StoreError> {
+        let mut tx = begin_write(&self.writer).await?;
+        let due = sqlx::query(select_offer!(
+            "WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at, id"
+        ))
+        .bind(micros(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::offer)
+        .collect::<Result<Vec<_>, _>>()?;
+        let mut expired = Vec::with_capacity(due.len());
+        for offer in due {
+            let offer = offer.expire().map_err(corrupt)?;
+            settle(&mut tx, &offer, now).await?;
+            let request =
+                requests::advance(&mut tx, offer.request_id, RequestEvent::Requeue, now).await?;
+            let mut went_away = false;
+            // An interpreter moved out of `reserved` by the accounts side stays where they are.
+            if let Some((desk, _)) = presence::load(&mut tx, offer.interpreter_id).await?
+                && let Ok(next) = desk.miss(now, max_no_answer)
+            {
+                went_away = next.status == InterpreterStatus::Away;
+                presence::save(&mut tx, offer.interpreter_id, &next).await?;
+            }
+            expired.push(ExpiredOffer {
+                offer,
+                request,
+                went_away,
+            });
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(expired)
+    }
 }
 
 /// The interpreter's pending offer: at most one, by `offers_one_pending_per_interpreter`.

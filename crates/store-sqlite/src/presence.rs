@@ -1,20 +1,21 @@
-//! Interpreter presence on SQLite: the status columns shared with the accounts side, what
-//! matching remembers beside them, the day's counters, and the manual status change.
+//! The presence role on SQLite: the status columns shared with the accounts side, what matching
+//! remembers beside them, the day's counters, the manual status change, and the list the
+//! presence sweep works from.
 //!
-//! `status` and `status_since` are the same columns `Store::interpreter` and
-//! `Store::update_status` read and write, so both ports always agree; `Presence::since` is
-//! `status_since`. `idle_since` is NULL for an interpreter who never became available and then
-//! reads as `status_since`, which is what `Presence::new` would have set.
+//! `status` and `status_since` are the same columns `InterpreterStore::interpreter` and
+//! `InterpreterStore::update_status` read and write, so both ports always agree;
+//! `Presence::since` is `status_since`. `idle_since` is NULL for an interpreter who never became
+//! available and then reads as `status_since`, which is what `Presence::new` would have set.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_domain::matching::{AwayReason, Presence, RequestEvent};
 use dragoman_domain::{InterpreterStatus, LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{PresenceRecord, SetStatusOutcome};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
 use crate::rows::get;
-use crate::{begin_write, corrupt, db_error, instant, micros, offers, requests};
+use crate::{SqliteStore, begin_write, corrupt, db_error, instant, micros, offers, requests};
 
 /// The day a "today" counter belongs to: days since the epoch, in UTC.
 pub(crate) fn utc_day(at: DateTime<Utc>) -> i64 {
@@ -132,60 +133,71 @@ pub(crate) async fn count_today(
     Ok(())
 }
 
-pub(crate) async fn presence(
-    pool: &SqlitePool,
-    user: UserId,
-) -> Result<Option<PresenceRecord>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(db_error)?;
-    let Some((presence, _)) = load(&mut conn, user).await? else {
-        return Ok(None);
-    };
-    let languages =
-        sqlx::query("SELECT code FROM interpreter_languages WHERE user_id = ? ORDER BY position")
-            .bind(user.0)
-            .fetch_all(&mut *conn)
+#[async_trait::async_trait]
+impl dragoman_ports::PresenceStore for SqliteStore {
+    async fn presence(&self, user: UserId) -> Result<Option<PresenceRecord>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        let Some((presence, _)) = load(&mut conn, user).await? else {
+            return Ok(None);
+        };
+        let languages = sqlx::query(
+            "SELECT code FROM interpreter_languages WHERE user_id = ? ORDER BY position",
+        )
+        .bind(user.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| LanguageCode::parse(&get::<String>(row, "code")?).map_err(corrupt))
+        .collect::<Result<_, _>>()?;
+        Ok(Some(PresenceRecord {
+            user_id: user,
+            presence,
+            languages,
+        }))
+    }
+
+    /// The interpreter's own change. Leaving `reserved` rescinds the pending offer and puts its
+    /// request back in the queue, in the same transaction.
+    async fn set_status(
+        &self,
+        user: UserId,
+        to: InterpreterStatus,
+        now: DateTime<Utc>,
+    ) -> Result<SetStatusOutcome, StoreError> {
+        let mut tx = begin_write(&self.writer).await?;
+        let Some((presence, has_profile)) = load(&mut tx, user).await? else {
+            return Ok(SetStatusOutcome::NotFound);
+        };
+        let next = match presence.set_manually(to, has_profile, now) {
+            Ok(next) => next,
+            Err(refused) => return Ok(SetStatusOutcome::Refused(refused)),
+        };
+        let mut rescinded = None;
+        if presence.holds_offer()
+            && !next.holds_offer()
+            && let Some(offer) = offers::pending_of_interpreter(&mut tx, user).await?
+        {
+            let offer = offer.rescind().map_err(corrupt)?;
+            offers::settle(&mut tx, &offer, now).await?;
+            requests::advance(&mut tx, offer.request_id, RequestEvent::Requeue, now).await?;
+            rescinded = Some(offer);
+        }
+        save(&mut tx, user, &next).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(SetStatusOutcome::Changed {
+            presence: next,
+            rescinded,
+        })
+    }
+
+    async fn interpreters_online(&self) -> Result<Vec<dragoman_domain::UserId>, StoreError> {
+        sqlx::query("SELECT user_id FROM interpreters WHERE status IN ('available', 'away', 'reserved', 'wrap_up')")
+            .fetch_all(&self.reader)
             .await
             .map_err(db_error)?
             .iter()
-            .map(|row| LanguageCode::parse(&get::<String>(row, "code")?).map_err(corrupt))
-            .collect::<Result<_, _>>()?;
-    Ok(Some(PresenceRecord {
-        user_id: user,
-        presence,
-        languages,
-    }))
-}
-
-/// The interpreter's own change. Leaving `reserved` rescinds the pending offer and puts its
-/// request back in the queue, in the same transaction.
-pub(crate) async fn set_status(
-    pool: &SqlitePool,
-    user: UserId,
-    to: InterpreterStatus,
-    now: DateTime<Utc>,
-) -> Result<SetStatusOutcome, StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let Some((presence, has_profile)) = load(&mut tx, user).await? else {
-        return Ok(SetStatusOutcome::NotFound);
-    };
-    let next = match presence.set_manually(to, has_profile, now) {
-        Ok(next) => next,
-        Err(refused) => return Ok(SetStatusOutcome::Refused(refused)),
-    };
-    let mut rescinded = None;
-    if presence.holds_offer()
-        && !next.holds_offer()
-        && let Some(offer) = offers::pending_of_interpreter(&mut tx, user).await?
-    {
-        let offer = offer.rescind().map_err(corrupt)?;
-        offers::settle(&mut tx, &offer, now).await?;
-        requests::advance(&mut tx, offer.request_id, RequestEvent::Requeue, now).await?;
-        rescinded = Some(offer);
+            .map(|row| Ok(dragoman_domain::UserId(get::<uuid::Uuid>(row, "user_id")?)))
+            .collect()
     }
-    save(&mut tx, user, &next).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(SetStatusOutcome::Changed {
-        presence: next,
-        rescinded,
-    })
 }

@@ -1,5 +1,5 @@
-//! Matching's reads and its one write: the snapshot of a language, and the claim of an
-//! interpreter for a request.
+//! The claims role, matching's reads and its one write: the languages waiting, the snapshot of a
+//! language, and the claim of an interpreter for a request.
 //!
 //! The claim is conditional twice over. Under the row locks the domain decides whether the
 //! interpreter may still be reserved and the request still offered; the updates then repeat the
@@ -22,143 +22,146 @@ use super::retry::{Attempt, retrying};
 use super::rows::{self, select_offer, select_request};
 use crate::{PgStore, db_error, interpreters};
 
-pub(crate) async fn languages_waiting(store: &PgStore) -> Result<Vec<LanguageCode>, StoreError> {
-    let mut tx = store.read().await?;
-    let found = store
-        .q("SELECT DISTINCT language FROM requests WHERE status = 'queued' ORDER BY language")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
-    found
-        .iter()
-        .map(|r| rows::language(r, "language"))
-        .collect()
-}
-
-pub(crate) async fn snapshot(
-    store: &PgStore,
-    language: LanguageCode,
-    now: DateTime<Utc>,
-    only: Option<&[UserId]>,
-) -> Result<Snapshot, StoreError> {
-    // No transaction of its own (see `PgStore::read`), and no single instant for the reads: the
-    // engine keeps a language's interpreters between rounds anyway, and the claim decides under
-    // the rows' locks (`apply_offer`). Each request comes with everyone it was ever offered to,
-    // in the same statement, so that a request's status and its history agree.
-    let mut tx = store.read().await?;
-    let mut history = OfferHistory::default();
-    let mut requests = Vec::new();
-    for row in store
-        .q(select_request!(
-            ", ARRAY(SELECT o.interpreter_id FROM offers o WHERE o.request_id = requests.id) AS offered_to",
-            "WHERE language = $1 AND status IN ('queued', 'offered')"
-        ))
-        .bind(language.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?
-    {
-        let request = rows::request(&row)?.request;
-        for interpreter in rows::get::<Vec<Uuid>>(&row, "offered_to")? {
-            history.record(request.id, UserId(interpreter));
-        }
-        requests.push(request);
+#[async_trait::async_trait]
+impl dragoman_ports::ClaimStore for PgStore {
+    async fn languages_waiting(&self) -> Result<Vec<LanguageCode>, StoreError> {
+        let mut tx = self.read().await?;
+        let found = self
+            .q("SELECT DISTINCT language FROM requests WHERE status = 'queued' ORDER BY language")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.done().await?;
+        found
+            .iter()
+            .map(|r| rows::language(r, "language"))
+            .collect()
     }
-    // Every interpreter listing the language: the narrow rows, then the languages of the
-    // profiles this instance has not read at their current version (dragoman_ports::ProfileCache).
-    let found = match only {
-        // Nothing changed since the last round: no statement.
-        Some([]) => Vec::new(),
-        None => store
-            .q(select_desk!(
-                "WHERE language_codes @> ARRAY[$1::text] AND profile_updated_at IS NOT NULL
-                 ORDER BY user_id"
+
+    async fn snapshot(
+        &self,
+        language: LanguageCode,
+        now: DateTime<Utc>,
+        only: Option<&[UserId]>,
+    ) -> Result<Snapshot, StoreError> {
+        // No transaction of its own (see `PgStore::read`), and no single instant for the reads: the
+        // engine keeps a language's interpreters between rounds anyway, and the claim decides under
+        // the rows' locks (`apply_offer`). Each request comes with everyone it was ever offered to,
+        // in the same statement, so that a request's status and its history agree.
+        let mut tx = self.read().await?;
+        let mut history = OfferHistory::default();
+        let mut requests = Vec::new();
+        for row in self
+            .q(select_request!(
+                ", ARRAY(SELECT o.interpreter_id FROM offers o WHERE o.request_id = requests.id) AS offered_to",
+                "WHERE language = $1 AND status IN ('queued', 'offered')"
             ))
             .bind(language.as_str())
             .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?,
-        // By primary key: a handful of rows, not the language's index.
-        Some(users) => store
-            .q(select_desk!(
-                "WHERE user_id = ANY($2) AND language_codes @> ARRAY[$1::text]
+            .map_err(db_error)?
+        {
+            let request = rows::request(&row)?.request;
+            for interpreter in rows::get::<Vec<Uuid>>(&row, "offered_to")? {
+                history.record(request.id, UserId(interpreter));
+            }
+            requests.push(request);
+        }
+        // Every interpreter listing the language: the narrow rows, then the languages of the
+        // profiles this instance has not read at their current version (dragoman_ports::ProfileCache).
+        let found = match only {
+            // Nothing changed since the last round: no statement.
+            Some([]) => Vec::new(),
+            None => self
+                .q(select_desk!(
+                    "WHERE language_codes @> ARRAY[$1::text] AND profile_updated_at IS NOT NULL
+                 ORDER BY user_id"
+                ))
+                .bind(language.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?,
+            // By primary key: a handful of rows, not the language's index.
+            Some(users) => self
+                .q(select_desk!(
+                    "WHERE user_id = ANY($2) AND language_codes @> ARRAY[$1::text]
                    AND profile_updated_at IS NOT NULL
                  ORDER BY user_id"
+                ))
+                .bind(language.as_str())
+                .bind(users.iter().map(|u| u.0).collect::<Vec<Uuid>>())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?,
+        };
+        let mut desks = Vec::with_capacity(found.len());
+        let mut versions = Vec::with_capacity(found.len());
+        for row in &found {
+            let d = Desk::from_row(row)?;
+            versions.push((d.user_id, d.profile_version));
+            desks.push(d);
+        }
+        let conn: &mut PgConnection = &mut tx;
+        let skills = self
+            .profiles
+            .languages(&versions, move |users| {
+                interpreters::languages_of(self, conn, users)
+            })
+            .await?;
+        let mut interpreters = Vec::with_capacity(desks.len());
+        for (d, skills) in desks.iter().zip(skills) {
+            let profile = d.profile_of(skills.to_vec())?;
+            interpreters.push(d.snapshot(profile, now));
+        }
+        let pending_offers = self
+            .q(select_offer!(
+                "WHERE status = 'pending'
+               AND request_id IN (SELECT id FROM requests WHERE language = $1 AND status = 'offered')"
             ))
             .bind(language.as_str())
-            .bind(users.iter().map(|u| u.0).collect::<Vec<Uuid>>())
             .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?,
-    };
-    let mut desks = Vec::with_capacity(found.len());
-    let mut versions = Vec::with_capacity(found.len());
-    for row in &found {
-        let d = Desk::from_row(row)?;
-        versions.push((d.user_id, d.profile_version));
-        desks.push(d);
-    }
-    let conn: &mut PgConnection = &mut tx;
-    let skills = store
-        .profiles
-        .languages(&versions, move |users| {
-            interpreters::languages_of(store, conn, users)
+            .map_err(db_error)?
+            .iter()
+            .map(rows::offer)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.done().await?;
+        Ok(Snapshot {
+            requests,
+            interpreters,
+            history,
+            pending_offers,
         })
-        .await?;
-    let mut interpreters = Vec::with_capacity(desks.len());
-    for (d, skills) in desks.iter().zip(skills) {
-        let profile = d.profile_of(skills.to_vec())?;
-        interpreters.push(d.snapshot(profile, now));
     }
-    let pending_offers = store
-        .q(select_offer!(
-            "WHERE status = 'pending'
-               AND request_id IN (SELECT id FROM requests WHERE language = $1 AND status = 'offered')"
-        ))
-        .bind(language.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(rows::offer)
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.done().await?;
-    Ok(Snapshot {
-        requests,
-        interpreters,
-        history,
-        pending_offers,
-    })
-}
 
-pub(crate) async fn apply_offer(
-    store: &PgStore,
-    offer: &Offer,
-    explanation: &Explanation,
-) -> Result<bool, StoreError> {
-    if offer.status != OfferStatus::Pending {
-        return Err(StoreError::Backend(anyhow::anyhow!(
-            "only a pending offer can be made, not a {} one",
-            offer.status.as_str()
-        )));
-    }
-    // Serialized once, straight to text (not through a serde_json::Value tree): about 60 KB with
-    // 380 candidates.
-    let body = serde_json::to_string(explanation)
-        .map_err(|e| StoreError::Backend(anyhow::Error::new(e).context("serializing")))?;
-    let body = body.as_str();
-    retrying("apply_offer", || async move {
-        let mut tx = store.begin().await?;
-        let made = claim(store, &mut tx, offer, explanation, body).await?;
-        if made {
-            tx.commit().await.map_err(db_error)?;
-        } else {
-            tx.rollback().await.map_err(db_error)?;
+    async fn apply_offer(
+        &self,
+        offer: &Offer,
+        explanation: &Explanation,
+    ) -> Result<bool, StoreError> {
+        if offer.status != OfferStatus::Pending {
+            return Err(StoreError::Backend(anyhow::anyhow!(
+                "only a pending offer can be made, not a {} one",
+                offer.status.as_str()
+            )));
         }
-        Ok(Attempt::Done(made))
-    })
-    .await
+        // Serialized once, straight to text (not through a serde_json::Value tree): about 60 KB with
+        // 380 candidates.
+        let body = serde_json::to_string(explanation)
+            .map_err(|e| StoreError::Backend(anyhow::Error::new(e).context("serializing")))?;
+        let body = body.as_str();
+        retrying("apply_offer", || async move {
+            let mut tx = self.begin().await?;
+            let made = claim(self, &mut tx, offer, explanation, body).await?;
+            if made {
+                tx.commit().await.map_err(db_error)?;
+            } else {
+                tx.rollback().await.map_err(db_error)?;
+            }
+            Ok(Attempt::Done(made))
+        })
+        .await
+    }
 }
 
 /// The claim itself, inside the caller's transaction: true if every write was made.

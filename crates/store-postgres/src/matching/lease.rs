@@ -1,4 +1,4 @@
-//! Leases: which instance drives something (the matching of a language, a sweep) until when.
+//! The leases role: which instance drives something (the matching of a language, a sweep) until when.
 //!
 //! A lease is a plain row taken or renewed by one upsert, so that it works through a transaction
 //! pooler: a session advisory lock would stay with whichever server connection took it and be
@@ -10,29 +10,32 @@ use dragoman_ports::StoreError;
 
 use crate::{PgStore, db_error};
 
-pub(crate) async fn try_lease(
-    store: &PgStore,
-    name: &str,
-    holder: &str,
-    ttl: TimeDelta,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let mut tx = store.begin().await?;
-    let held = store
-        .q(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+#[async_trait::async_trait]
+impl dragoman_ports::LeaseStore for PgStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let held = self
+            .q(
+                "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
             ON CONFLICT (name) DO UPDATE
             SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
             WHERE leases.expires_at <= $4 OR leases.holder = EXCLUDED.holder
             RETURNING holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(now + ttl)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(held.is_some())
+            )
+            .bind(name)
+            .bind(holder)
+            .bind(now + ttl)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(held.is_some())
+    }
 }

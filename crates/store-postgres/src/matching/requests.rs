@@ -1,145 +1,230 @@
-//! Requests: creation with an idempotency key, reading, cancelling.
+//! The requests role: creation with an idempotency key, reading, cancelling, and the expiry
+//! sweep of requests that waited the maximum wait.
 
 use chrono::{DateTime, Utc};
-use dragoman_domain::matching::{Request, RequestEvent, RequestId};
+use dragoman_domain::matching::{Offer, Request, RequestEvent, RequestId};
 use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::StoreError;
 use dragoman_ports::matching::{
-    CancelOutcome, CreateRequestOutcome, IdempotencyKey, RequestRecord,
+    CancelOutcome, CreateRequestOutcome, ExpiredRequest, IdempotencyKey, RequestRecord,
 };
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::records::{lock_pending_offers_of, lock_request, save_offer, save_request};
+use super::desk::save_desks;
+use super::records::{
+    lock_pending_offers_of, lock_request, lock_requests, save_offer, save_offers, save_request,
+    save_requests,
+};
 use super::retry::{Attempt, retrying};
 use super::rows::{self, select_request};
 use super::{desk, settle};
 use crate::{PgStore, corrupt, db_error};
 
-pub(crate) async fn create_request(
-    store: &PgStore,
-    request: &Request,
-    expires_at: DateTime<Utc>,
-    idempotency: Option<&IdempotencyKey>,
-) -> Result<CreateRequestOutcome, StoreError> {
-    let mut tx = store.begin().await?;
-    if let Some(key) = idempotency {
-        // Claim the key, or take it over once it is older than 24 hours. A concurrent use of the
-        // same key waits here for the first one's commit and then finds it taken.
-        let claimed = store
-            .q("INSERT INTO idempotency_keys (client_id, key, request_id, created_at)
+#[async_trait::async_trait]
+impl dragoman_ports::RequestStore for PgStore {
+    async fn create_request(
+        &self,
+        request: &Request,
+        expires_at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<CreateRequestOutcome, StoreError> {
+        let mut tx = self.begin().await?;
+        if let Some(key) = idempotency {
+            // Claim the key, or take it over once it is older than 24 hours. A concurrent use of the
+            // same key waits here for the first one's commit and then finds it taken.
+            let claimed = self
+                .q("INSERT INTO idempotency_keys (client_id, key, request_id, created_at)
                 VALUES ($1, $2, $3, $4)
                 ON CONFLICT (client_id, key) DO UPDATE
                 SET request_id = EXCLUDED.request_id, created_at = EXCLUDED.created_at, response = NULL
                 WHERE idempotency_keys.created_at < $5
                 RETURNING request_id")
-            .bind(request.client_id.0)
-            .bind(&key.key)
+                .bind(request.client_id.0)
+                .bind(&key.key)
+                .bind(request.id.0)
+                .bind(request.created_at)
+                .bind(key.not_before)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if claimed.is_none() {
+                let earlier = self
+                    .q("SELECT request_id, response FROM idempotency_keys WHERE client_id = $1 AND key = $2")
+                    .bind(request.client_id.0)
+                    .bind(&key.key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                return Ok(CreateRequestOutcome::Replayed {
+                    request_id: RequestId(
+                        earlier.try_get::<Uuid, _>("request_id").map_err(db_error)?,
+                    ),
+                    response: earlier.try_get("response").map_err(db_error)?,
+                });
+            }
+        }
+        let need = &request.need;
+        self
+            .q("INSERT INTO requests (id, client_id, language, specialization, modality, priority, status, created_at, expires_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)")
             .bind(request.id.0)
+            .bind(request.client_id.0)
+            .bind(need.language.as_str())
+            .bind(need.specialization.as_str())
+            .bind(need.modality.as_str())
+            .bind(request.priority.0)
+            .bind(request.status.as_str())
             .bind(request.created_at)
-            .bind(key.not_before)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(CreateRequestOutcome::Created)
+    }
+
+    async fn save_idempotent_response(
+        &self,
+        client: UserId,
+        key: &str,
+        response: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let done = self
+            .q("UPDATE idempotency_keys SET response = $3 WHERE client_id = $1 AND key = $2")
+            .bind(client.0)
+            .bind(key)
+            .bind(response)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn request(&self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        let mut tx = self.read().await?;
+        let row = self
+            .q(select_request!("WHERE id = $1"))
+            .bind(id.0)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
-        if claimed.is_none() {
-            let earlier = store
-                .q("SELECT request_id, response FROM idempotency_keys WHERE client_id = $1 AND key = $2")
-                .bind(request.client_id.0)
-                .bind(&key.key)
-                .fetch_one(&mut *tx)
+        tx.done().await?;
+        row.map(|r| rows::request(&r)).transpose()
+    }
+
+    async fn cancel_request(
+        &self,
+        id: RequestId,
+        client: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<CancelOutcome, StoreError> {
+        retrying("cancel_request", || attempt_cancel(self, id, client, now)).await
+    }
+
+    async fn open_requests(&self, language: LanguageCode) -> Result<Vec<Request>, StoreError> {
+        let mut tx = self.read().await?;
+        let found = self
+            .q(select_request!(
+                "WHERE language = $1 AND status IN ('queued', 'offered')"
+            ))
+            .bind(language.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.done().await?;
+        found
+            .iter()
+            .map(|r| rows::request(r).map(|rec| rec.request))
+            .collect()
+    }
+
+    async fn expire_requests(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredRequest>, StoreError> {
+        retrying("expire_requests", || async move {
+            let mut tx = self.begin().await?;
+            let due = self
+                .q("SELECT r.id, o.interpreter_id FROM requests r
+                LEFT JOIN offers o ON o.request_id = r.id AND o.status = 'pending'
+                WHERE r.status IN ('queued', 'offered') AND r.expires_at <= $1")
+                .bind(now)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            if due.is_empty() {
+                tx.commit().await.map_err(db_error)?;
+                return Ok(Attempt::Done(Vec::new()));
+            }
+            let mut requests = Vec::with_capacity(due.len());
+            let mut interpreters = Vec::new();
+            for row in &due {
+                requests.push(RequestId(row.try_get::<Uuid, _>("id").map_err(db_error)?));
+                if let Some(i) = row
+                    .try_get::<Option<Uuid>, _>("interpreter_id")
+                    .map_err(db_error)?
+                {
+                    interpreters.push(UserId(i));
+                }
+            }
+            let mut desks = desk::lock_many(self, &mut tx, &interpreters).await?;
+            let mut records = lock_requests(self, &mut tx, &requests).await?;
+            let pending = lock_pending_offers_of(self, &mut tx, &requests).await?;
+            if pending
+                .iter()
+                .any(|o| !desks.contains_key(&o.interpreter_id))
+            {
+                tx.rollback().await.map_err(db_error)?;
+                return Ok(Attempt::Stale);
+            }
+            let mut expired = Vec::new();
+            for id in requests {
+                let Some(record) = records.get_mut(&id) else {
+                    continue;
+                };
+                if !record.request.status.is_open() || record.expires_at > now {
+                    continue;
+                }
+                let mut current = record.clone();
+                let rescinded = match pending.iter().find(|o| o.request_id == id) {
+                    Some(offer) => {
+                        let desk = desks.get_mut(&offer.interpreter_id);
+                        let (offer, requeued) = settle::rescind(offer, &current, desk, now)?;
+                        current = requeued;
+                        Some(offer)
+                    }
+                    None => None,
+                };
+                current.request = current
+                    .request
+                    .apply(RequestEvent::Expire)
+                    .map_err(corrupt)?;
+                *record = current.clone();
+                expired.push(ExpiredRequest {
+                    request: current,
+                    rescinded,
+                });
+            }
+            let offers: Vec<Offer> = expired.iter().filter_map(|e| e.rescinded).collect();
+            let requests: Vec<RequestRecord> = expired.iter().map(|e| e.request.clone()).collect();
+            save_offers(self, &mut tx, &offers, now).await?;
+            save_requests(self, &mut tx, &requests, now).await?;
+            save_desks(
+                self,
+                &mut tx,
+                &desks,
+                offers.iter().map(|o| o.interpreter_id),
+            )
+            .await?;
             tx.commit().await.map_err(db_error)?;
-            return Ok(CreateRequestOutcome::Replayed {
-                request_id: RequestId(earlier.try_get::<Uuid, _>("request_id").map_err(db_error)?),
-                response: earlier.try_get("response").map_err(db_error)?,
-            });
-        }
+            Ok(Attempt::Done(expired))
+        })
+        .await
     }
-    let need = &request.need;
-    store
-        .q("INSERT INTO requests (id, client_id, language, specialization, modality, priority, status, created_at, expires_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)")
-        .bind(request.id.0)
-        .bind(request.client_id.0)
-        .bind(need.language.as_str())
-        .bind(need.specialization.as_str())
-        .bind(need.modality.as_str())
-        .bind(request.priority.0)
-        .bind(request.status.as_str())
-        .bind(request.created_at)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(CreateRequestOutcome::Created)
-}
-
-pub(crate) async fn save_idempotent_response(
-    store: &PgStore,
-    client: UserId,
-    key: &str,
-    response: &str,
-) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
-    let done = store
-        .q("UPDATE idempotency_keys SET response = $3 WHERE client_id = $1 AND key = $2")
-        .bind(client.0)
-        .bind(key)
-        .bind(response)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-pub(crate) async fn request(
-    store: &PgStore,
-    id: RequestId,
-) -> Result<Option<RequestRecord>, StoreError> {
-    let mut tx = store.read().await?;
-    let row = store
-        .q(select_request!("WHERE id = $1"))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
-    row.map(|r| rows::request(&r)).transpose()
-}
-
-pub(crate) async fn open_requests(
-    store: &PgStore,
-    language: LanguageCode,
-) -> Result<Vec<Request>, StoreError> {
-    let mut tx = store.read().await?;
-    let found = store
-        .q(select_request!(
-            "WHERE language = $1 AND status IN ('queued', 'offered')"
-        ))
-        .bind(language.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    tx.done().await?;
-    found
-        .iter()
-        .map(|r| rows::request(r).map(|rec| rec.request))
-        .collect()
-}
-
-pub(crate) async fn cancel_request(
-    store: &PgStore,
-    id: RequestId,
-    client: UserId,
-    now: DateTime<Utc>,
-) -> Result<CancelOutcome, StoreError> {
-    retrying("cancel_request", || attempt_cancel(store, id, client, now)).await
 }
 
 async fn attempt_cancel(

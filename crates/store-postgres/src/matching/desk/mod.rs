@@ -7,6 +7,8 @@
 //! The counters of "today" belong to `stats_day` (a UTC day): read on another day they are zero,
 //! and the first change on a new day starts them again.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dragoman_domain::matching::{AwayReason, InterpreterSnapshot, Presence};
 use dragoman_domain::{
@@ -168,4 +170,19 @@ fn count(raw: i32) -> Result<u32, StoreError> {
 
 fn stored(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Writes back the desks of `changed` (each once), in one statement.
+pub(crate) async fn save_desks(
+    store: &PgStore,
+    conn: &mut sqlx::PgConnection,
+    desks: &HashMap<UserId, Desk>,
+    changed: impl Iterator<Item = UserId>,
+) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    let changed: Vec<&Desk> = changed
+        .filter(|id| seen.insert(*id))
+        .filter_map(|id| desks.get(&id))
+        .collect();
+    save_many(store, conn, &changed).await
 }

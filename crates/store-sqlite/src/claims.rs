@@ -1,67 +1,138 @@
-//! The snapshot matching decides from, on SQLite: one language's open requests, every
-//! interpreter whose profile lists it (whatever their status), the offer history of those
-//! requests and their pending offers, all read in one read transaction so that they agree.
+//! The claims role on SQLite: the languages waiting, the snapshot matching decides from, and the
+//! atomic claim that makes an offer.
 //!
-//! Four queries whatever the number of interpreters: the interpreters' rows (with their profile
+//! The snapshot is one language's open requests, every interpreter whose profile lists it
+//! (whatever their status), the offer history of those requests and their pending offers, all
+//! read in one read transaction so that they agree. The claim checks the interpreter and the
+//! request in the same write transaction that inserts the offer, and the unique indexes
+//! (`offers_one_pending_per_request`, `offers_one_pending_per_interpreter`,
+//! `offers_request_interpreter_key`) refuse whatever slips past: a plan made on a stale snapshot
+//! fails harmlessly instead of double-booking.
+//!
+//! The snapshot takes four queries whatever the number of interpreters: the interpreters' rows (with their profile
 //! version), the open requests, the offer history and the pending offers. The languages of the
 //! profiles come from the store's `ProfileCache`, read again only when a profile changed.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use dragoman_domain::matching::{InterpreterSnapshot, OfferHistory, RequestId, Snapshot};
+use dragoman_domain::matching::{
+    Explanation, InterpreterSnapshot, Offer, OfferHistory, RequestEvent, RequestId, Snapshot,
+};
 use dragoman_domain::{
     InterpreterStatus, LanguageCode, LanguageSkill, ModalitySet, Profile, SpecializationSet, UserId,
 };
 use dragoman_ports::{ProfileCache, StoreError};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
 use crate::presence::utc_day;
 use crate::rows::{self, get, select_offer};
-use crate::{corrupt, db_error, instant, interpreters, requests};
+use crate::{
+    SqliteStore, begin_write, corrupt, db_error, explanations, instant, interpreters, micros,
+    offers, presence, requests,
+};
 
-pub(crate) async fn snapshot(
-    pool: &SqlitePool,
-    profiles: &ProfileCache,
-    language: LanguageCode,
-    now: DateTime<Utc>,
-    only: Option<&[UserId]>,
-) -> Result<Snapshot, StoreError> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
-    let requests = requests::open_of(&mut tx, language).await?;
-    let interpreters = interpreters_of(&mut tx, profiles, language, now, only).await?;
-    let history = sqlx::query(
-        "SELECT o.request_id, o.interpreter_id FROM offers o
+#[async_trait::async_trait]
+impl dragoman_ports::ClaimStore for SqliteStore {
+    async fn languages_waiting(&self) -> Result<Vec<LanguageCode>, StoreError> {
+        // The first condition is implied by the second; it is spelled out because SQLite uses a
+        // partial index only when the query repeats the index's condition.
+        sqlx::query(
+            "SELECT DISTINCT language FROM requests
+         WHERE status IN ('queued', 'offered') AND status = 'queued'",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| rows::language(row, "language"))
+        .collect()
+    }
+
+    async fn snapshot(
+        &self,
+        language: LanguageCode,
+        now: DateTime<Utc>,
+        only: Option<&[UserId]>,
+    ) -> Result<Snapshot, StoreError> {
+        let mut tx = self.reader.begin().await.map_err(db_error)?;
+        let requests = requests::open_of(&mut tx, language).await?;
+        let interpreters = interpreters_of(&mut tx, &self.profiles, language, now, only).await?;
+        let history = sqlx::query(
+            "SELECT o.request_id, o.interpreter_id FROM offers o
          JOIN requests r ON r.id = o.request_id
          WHERE r.language = ? AND r.status IN ('queued', 'offered')",
-    )
-    .bind(language.as_str())
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db_error)?
-    .iter()
-    .map(|row| {
-        Ok((
-            RequestId(get(row, "request_id")?),
-            rows::user(row, "interpreter_id")?,
-        ))
-    })
-    .collect::<Result<OfferHistory, StoreError>>()?;
-    let pending_offers = sqlx::query(select_offer!("WHERE language = ? AND status = 'pending'"))
+        )
         .bind(language.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?
         .iter()
-        .map(rows::offer)
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(Snapshot {
-        requests,
-        interpreters,
-        history,
-        pending_offers,
-    })
+        .map(|row| {
+            Ok((
+                RequestId(get(row, "request_id")?),
+                rows::user(row, "interpreter_id")?,
+            ))
+        })
+        .collect::<Result<OfferHistory, StoreError>>()?;
+        let pending_offers =
+            sqlx::query(select_offer!("WHERE language = ? AND status = 'pending'"))
+                .bind(language.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(rows::offer)
+                .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Snapshot {
+            requests,
+            interpreters,
+            history,
+            pending_offers,
+        })
+    }
+
+    /// Makes a planned offer, or returns false having written nothing.
+    async fn apply_offer(
+        &self,
+        offer: &Offer,
+        explanation: &Explanation,
+    ) -> Result<bool, StoreError> {
+        if !offer.is_pending() {
+            return Ok(false);
+        }
+        let mut tx = begin_write(&self.writer).await?;
+        let Some(record) = requests::load(&mut tx, offer.request_id).await? else {
+            return Ok(false);
+        };
+        let Ok(request) = record.request.apply(RequestEvent::Offer) else {
+            return Ok(false);
+        };
+        let Some((interpreter, _)) = presence::load(&mut tx, offer.interpreter_id).await? else {
+            return Ok(false);
+        };
+        let Ok(reserved) = interpreter.reserve(offer.created_at) else {
+            return Ok(false);
+        };
+        match offers::insert(&mut tx, offer).await {
+            Ok(()) => {}
+            // Another instance got there first, or the pair was offered before.
+            Err(StoreError::Conflict { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        explanations::insert(&mut tx, offer.id, explanation).await?;
+        requests::save_status(&mut tx, &request, offer.created_at).await?;
+        presence::save(&mut tx, offer.interpreter_id, &reserved).await?;
+        sqlx::query("UPDATE interpreters SET last_offered_at = ? WHERE user_id = ?")
+            .bind(micros(offer.created_at))
+            .bind(offer.interpreter_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
 }
 
 /// Everyone with a profile listing `language`, with the counters of `now`'s UTC day (a counter
