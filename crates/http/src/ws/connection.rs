@@ -111,7 +111,7 @@ impl Connection {
     /// message (a resume may replay many events) and closing are boxed, so their state is
     /// allocated only while they run.
     async fn serve(mut self: Box<Self>, handle: &Handle) -> Option<Close> {
-        let mut draining = self.hub.draining();
+        let draining = self.hub.draining();
         // The connection's one timer: the next ping (which also checks for idleness), or the
         // token's expiry if that comes first.
         let interval = self.settings.ping_interval;
@@ -184,7 +184,7 @@ impl Connection {
                         }
                     }
                 }
-                _ = draining.changed() => Err(Close(close_code::RESTART, "reconnect")),
+                () = draining.cancelled() => Err(Close(close_code::RESTART, "reconnect")),
             };
             if let Err(close) = step {
                 break Some(close);
