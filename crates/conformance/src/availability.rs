@@ -7,21 +7,32 @@ use dragoman_domain::UserId;
 use dragoman_ports::{AvailabilityCache, CachedStatus};
 use uuid::Uuid;
 
-/// Expands the availability cache suite; `$factory` yields `(Arc<dyn AvailabilityCache>, guard)`.
+use crate::Time;
+
+/// Expands the availability cache suite. `$factory` yields `(Arc<dyn AvailabilityCache>, guard)`
+/// for an implementation on a server's time (the suite waits), or after `manual`,
+/// `(Arc<dyn AvailabilityCache>, Time, guard)` for one that reads the given clock (the suite
+/// advances it).
 #[macro_export]
 macro_rules! availability_suite {
-    ($factory:expr) => {
+    (manual $factory:expr) => {
         $crate::availability_suite!(@cases $factory;
             entries_are_per_interpreter_and_replaced,
             entries_run_out_unless_refreshed,
             refresh_creates_nothing);
     };
+    ($factory:expr) => {
+        $crate::availability_suite!(manual {
+            let (cache, guard) = $factory;
+            (cache, $crate::Time::Real, guard)
+        });
+    };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let (cache, _guard) = $factory;
-                $crate::availability::$case(cache).await;
+                let (cache, time, _guard) = $factory;
+                $crate::availability::$case(cache, time).await;
             }
         )+
     };
@@ -34,7 +45,10 @@ fn entry(status: &str, languages: &[&str]) -> CachedStatus {
     }
 }
 
-pub async fn entries_are_per_interpreter_and_replaced(cache: Arc<dyn AvailabilityCache>) {
+pub async fn entries_are_per_interpreter_and_replaced(
+    cache: Arc<dyn AvailabilityCache>,
+    _time: Time,
+) {
     let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
     assert_eq!(cache.get(a).await.expect("read"), None);
     let minute = Duration::from_secs(60);
@@ -57,9 +71,9 @@ pub async fn entries_are_per_interpreter_and_replaced(cache: Arc<dyn Availabilit
     );
 }
 
-pub async fn entries_run_out_unless_refreshed(cache: Arc<dyn AvailabilityCache>) {
+pub async fn entries_run_out_unless_refreshed(cache: Arc<dyn AvailabilityCache>, time: Time) {
     let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
-    let short = Duration::from_millis(300);
+    let short = time.step() * 3;
     cache
         .put(a, &entry("available", &["de"]), short)
         .await
@@ -68,9 +82,9 @@ pub async fn entries_run_out_unless_refreshed(cache: Arc<dyn AvailabilityCache>)
         .put(b, &entry("away", &["it"]), short)
         .await
         .expect("written");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(time.step() * 2).await;
     cache.refresh(&[b], short).await.expect("refreshed");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(time.step() * 2).await;
     assert_eq!(cache.get(a).await.expect("read"), None);
     assert_eq!(
         cache.get(b).await.expect("read"),
@@ -79,7 +93,7 @@ pub async fn entries_run_out_unless_refreshed(cache: Arc<dyn AvailabilityCache>)
     cache.refresh(&[], short).await.expect("nothing to refresh");
 }
 
-pub async fn refresh_creates_nothing(cache: Arc<dyn AvailabilityCache>) {
+pub async fn refresh_creates_nothing(cache: Arc<dyn AvailabilityCache>, _time: Time) {
     let a = UserId(Uuid::new_v4());
     cache
         .refresh(&[a], Duration::from_secs(60))

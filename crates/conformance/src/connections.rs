@@ -7,11 +7,15 @@ use dragoman_domain::UserId;
 use dragoman_ports::{ConnectionRegistry, SocketId};
 use uuid::Uuid;
 
-/// Expands the connection registry suite; `$factory` yields
-/// `(Arc<dyn ConnectionRegistry>, guard)`.
+use crate::Time;
+
+/// Expands the connection registry suite. `$factory` yields
+/// `(Arc<dyn ConnectionRegistry>, guard)` for an implementation on a server's time (the suite
+/// waits), or after `manual`, `(Arc<dyn ConnectionRegistry>, Time, guard)` for one that reads the
+/// given clock (the suite advances it).
 #[macro_export]
 macro_rules! connections_suite {
-    ($factory:expr) => {
+    (manual $factory:expr) => {
         $crate::connections_suite!(@cases $factory;
             a_user_may_be_held_by_several_instances,
             release_forgets_one_instance,
@@ -22,12 +26,18 @@ macro_rules! connections_suite {
             a_ticket_is_taken_once,
             a_ticket_runs_out);
     };
+    ($factory:expr) => {
+        $crate::connections_suite!(manual {
+            let (registry, guard) = $factory;
+            (registry, $crate::Time::Real, guard)
+        });
+    };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let (registry, _guard) = $factory;
-                $crate::connections::$case(registry).await;
+                let (registry, time, _guard) = $factory;
+                $crate::connections::$case(registry, time).await;
             }
         )+
     };
@@ -35,7 +45,10 @@ macro_rules! connections_suite {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-pub async fn a_user_may_be_held_by_several_instances(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn a_user_may_be_held_by_several_instances(
+    registry: Arc<dyn ConnectionRegistry>,
+    _time: Time,
+) {
     let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
     assert!(registry.holders(a).await.expect("read").is_empty());
     registry
@@ -64,7 +77,7 @@ pub async fn a_user_may_be_held_by_several_instances(registry: Arc<dyn Connectio
         .expect("nothing");
 }
 
-pub async fn release_forgets_one_instance(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn release_forgets_one_instance(registry: Arc<dyn ConnectionRegistry>, _time: Time) {
     let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
     registry.hold("one", &[a, b], MINUTE).await.expect("held");
     registry.hold("two", &[a], MINUTE).await.expect("held");
@@ -82,14 +95,14 @@ pub async fn release_forgets_one_instance(registry: Arc<dyn ConnectionRegistry>)
     assert!(registry.holders(a).await.expect("read").is_empty());
 }
 
-pub async fn records_run_out_unless_renewed(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn records_run_out_unless_renewed(registry: Arc<dyn ConnectionRegistry>, time: Time) {
     let a = UserId(Uuid::new_v4());
-    let short = Duration::from_millis(300);
+    let short = time.step() * 3;
     registry.hold("dies", &[a], short).await.expect("held");
     registry.hold("lives", &[a], short).await.expect("held");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(time.step() * 2).await;
     registry.hold("lives", &[a], short).await.expect("renewed");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(time.step() * 2).await;
     assert_eq!(
         registry.holders(a).await.expect("read"),
         vec!["lives".to_owned()]
@@ -103,7 +116,10 @@ fn socket(instance: &str, number: u64) -> SocketId {
     }
 }
 
-pub async fn opening_past_the_cap_evicts_the_oldest(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn opening_past_the_cap_evicts_the_oldest(
+    registry: Arc<dyn ConnectionRegistry>,
+    time: Time,
+) {
     let (user, other) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
     // Sockets opened in order, alternating instances; numbers out of order on purpose (the
     // order is the opening, not the number).
@@ -118,7 +134,7 @@ pub async fn opening_past_the_cap_evicts_the_oldest(registry: Arc<dyn Connection
         let evicted = registry.open(user, s, 5, MINUTE).await.expect("opened");
         assert!(evicted.is_empty(), "under the cap: {evicted:?}");
         // Distinct opening times even on a coarse clock.
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        time.pass(Duration::from_millis(3)).await;
     }
     registry
         .open(other, &socket("a", 100), 5, MINUTE)
@@ -140,7 +156,7 @@ pub async fn opening_past_the_cap_evicts_the_oldest(registry: Arc<dyn Connection
         .close(user, &socket("a", 3))
         .await
         .expect("closing twice is nothing");
-    tokio::time::sleep(Duration::from_millis(3)).await;
+    time.pass(Duration::from_millis(3)).await;
     let evicted = registry
         .open(user, &socket("a", 11), 2, MINUTE)
         .await
@@ -160,7 +176,10 @@ pub async fn opening_past_the_cap_evicts_the_oldest(registry: Arc<dyn Connection
     );
 }
 
-pub async fn concurrent_opens_never_exceed_the_cap(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn concurrent_opens_never_exceed_the_cap(
+    registry: Arc<dyn ConnectionRegistry>,
+    _time: Time,
+) {
     let user = UserId(Uuid::new_v4());
     let opens = (0..20u64).map(|n| {
         let registry = registry.clone();
@@ -187,9 +206,10 @@ pub async fn concurrent_opens_never_exceed_the_cap(registry: Arc<dyn ConnectionR
 
 pub async fn socket_records_run_out_unless_their_instance_renews(
     registry: Arc<dyn ConnectionRegistry>,
+    time: Time,
 ) {
     let user = UserId(Uuid::new_v4());
-    let short = Duration::from_millis(300);
+    let short = time.step() * 3;
     registry
         .open(user, &socket("dies", 1), 5, short)
         .await
@@ -198,12 +218,12 @@ pub async fn socket_records_run_out_unless_their_instance_renews(
         .open(user, &socket("lives", 1), 5, short)
         .await
         .expect("opened");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(time.step() * 2).await;
     registry
         .hold("lives", &[user], short)
         .await
         .expect("renewed");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(time.step() * 2).await;
     assert_eq!(
         registry.sockets(user).await.expect("read"),
         vec![socket("lives", 1)]
@@ -216,7 +236,7 @@ pub async fn socket_records_run_out_unless_their_instance_renews(
     assert!(evicted.is_empty(), "{evicted:?}");
 }
 
-pub async fn a_ticket_is_taken_once(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn a_ticket_is_taken_once(registry: Arc<dyn ConnectionRegistry>, _time: Time) {
     let key = format!("ticket-{}", Uuid::new_v4().simple());
     assert_eq!(registry.take_ticket(&key).await.expect("read"), None);
     assert!(
@@ -244,14 +264,14 @@ pub async fn a_ticket_is_taken_once(registry: Arc<dyn ConnectionRegistry>) {
     assert_eq!(taken, vec!["grant one".to_owned()], "exactly one taker");
 }
 
-pub async fn a_ticket_runs_out(registry: Arc<dyn ConnectionRegistry>) {
+pub async fn a_ticket_runs_out(registry: Arc<dyn ConnectionRegistry>, time: Time) {
     let key = format!("ticket-{}", Uuid::new_v4().simple());
     assert!(
         registry
-            .put_ticket(&key, "grant", Duration::from_millis(100))
+            .put_ticket(&key, "grant", time.step())
             .await
             .expect("kept")
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    time.pass(time.step() * 3).await;
     assert_eq!(registry.take_ticket(&key).await.expect("read"), None);
 }

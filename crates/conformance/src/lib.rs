@@ -17,3 +17,6 @@ pub mod presence;
 pub mod queue;
 pub mod retention;
 pub mod store;
+pub mod time;
+
+pub use time::Time;

@@ -5,10 +5,15 @@ use std::time::Duration;
 
 use dragoman_ports::AttemptLimiter;
 
-/// Expands the limiter suite into tests; `$factory` yields `(Arc<dyn AttemptLimiter>, guard)`.
+use crate::Time;
+
+/// Expands the limiter suite into tests. `$factory` yields `(Arc<dyn AttemptLimiter>, guard)`
+/// for an implementation on a server's time (the suite waits), or after `manual`,
+/// `(Arc<dyn AttemptLimiter>, Time, guard)` for one that reads the given clock (the suite
+/// advances it).
 #[macro_export]
 macro_rules! limiter_suite {
-    ($factory:expr) => {
+    (manual $factory:expr) => {
         $crate::limiter_suite!(@cases $factory;
             blocks_at_the_limit_and_says_for_how_long,
             keys_are_independent_and_reset_forgets,
@@ -18,12 +23,18 @@ macro_rules! limiter_suite {
             a_released_reservation_frees_its_place,
         );
     };
+    ($factory:expr) => {
+        $crate::limiter_suite!(manual {
+            let (limiter, guard) = $factory;
+            (limiter, $crate::Time::Real, guard)
+        });
+    };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let (limiter, _guard) = $factory;
-                $crate::limiter::$case(limiter).await;
+                let (limiter, time, _guard) = $factory;
+                $crate::limiter::$case(limiter, time).await;
             }
         )+
     };
@@ -33,7 +44,10 @@ fn key(name: &str) -> String {
     format!("{name}:{}", uuid::Uuid::new_v4().simple())
 }
 
-pub async fn blocks_at_the_limit_and_says_for_how_long(limiter: Arc<dyn AttemptLimiter>) {
+pub async fn blocks_at_the_limit_and_says_for_how_long(
+    limiter: Arc<dyn AttemptLimiter>,
+    _time: Time,
+) {
     let k = key("account");
     let window = Duration::from_secs(60);
     for _ in 0..3 {
@@ -53,7 +67,7 @@ pub async fn blocks_at_the_limit_and_says_for_how_long(limiter: Arc<dyn AttemptL
     );
 }
 
-pub async fn keys_are_independent_and_reset_forgets(limiter: Arc<dyn AttemptLimiter>) {
+pub async fn keys_are_independent_and_reset_forgets(limiter: Arc<dyn AttemptLimiter>, _time: Time) {
     let (a, b) = (key("a"), key("b"));
     limiter
         .record_failure(&a, Duration::from_secs(60))
@@ -69,13 +83,13 @@ pub async fn keys_are_independent_and_reset_forgets(limiter: Arc<dyn AttemptLimi
         .expect("resetting an unknown key is fine");
 }
 
-pub async fn a_closed_window_starts_afresh(limiter: Arc<dyn AttemptLimiter>) {
+pub async fn a_closed_window_starts_afresh(limiter: Arc<dyn AttemptLimiter>, time: Time) {
     let k = key("window");
-    let window = Duration::from_millis(300);
+    let window = time.step() * 3;
     limiter.record_failure(&k, window).await.expect("recorded");
     limiter.record_failure(&k, window).await.expect("recorded");
     assert!(limiter.blocked_for(&k, 2).await.expect("read").is_some());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    time.pass(time.step() * 4).await;
     assert!(
         limiter.blocked_for(&k, 2).await.expect("read").is_none(),
         "the window closed"
@@ -87,7 +101,7 @@ pub async fn a_closed_window_starts_afresh(limiter: Arc<dyn AttemptLimiter>) {
     );
 }
 
-pub async fn reservations_count_up_to_the_limit(limiter: Arc<dyn AttemptLimiter>) {
+pub async fn reservations_count_up_to_the_limit(limiter: Arc<dyn AttemptLimiter>, _time: Time) {
     let k = key("reserve");
     let window = Duration::from_secs(60);
     for n in 0..3 {
@@ -125,7 +139,10 @@ pub async fn reservations_count_up_to_the_limit(limiter: Arc<dyn AttemptLimiter>
     );
 }
 
-pub async fn concurrent_reservations_never_pass_the_limit(limiter: Arc<dyn AttemptLimiter>) {
+pub async fn concurrent_reservations_never_pass_the_limit(
+    limiter: Arc<dyn AttemptLimiter>,
+    _time: Time,
+) {
     let k = key("concurrent");
     let attempts = (0..40).map(|_| {
         let limiter = limiter.clone();
@@ -143,7 +160,7 @@ pub async fn concurrent_reservations_never_pass_the_limit(limiter: Arc<dyn Attem
     );
 }
 
-pub async fn a_released_reservation_frees_its_place(limiter: Arc<dyn AttemptLimiter>) {
+pub async fn a_released_reservation_frees_its_place(limiter: Arc<dyn AttemptLimiter>, _time: Time) {
     let k = key("release");
     let window = Duration::from_secs(60);
     assert!(

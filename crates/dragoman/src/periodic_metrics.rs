@@ -8,11 +8,11 @@ use std::time::Duration;
 use dragoman_engine::Engine;
 use dragoman_engine::gauges::StoreGauges;
 use dragoman_telemetry::{EmfWriter, PrometheusHandle, record_pool_usage};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::startup::StoreBackend;
 
-/// Runs every `interval` until `stop` turns true, then writes the EMF lines of the last,
+/// Runs every `interval` until `stop` is cancelled, then writes the EMF lines of the last,
 /// partial interval so that a stopping instance's requests are still counted.
 pub(crate) async fn run(
     engine: Arc<Engine>,
@@ -20,16 +20,14 @@ pub(crate) async fn run(
     recorder: PrometheusHandle,
     emf: Option<EmfWriter>,
     interval: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut gauges = StoreGauges::new();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() { break; }
-            }
+            () = stop.cancelled() => break,
             _ = tick.tick() => {
                 if let Err(e) = gauges.publish(&engine).await {
                     tracing::warn!(error = %e, "Reading the gauges failed; retrying at the next interval");

@@ -23,6 +23,8 @@ use dragoman_redis::{RedisAvailability, RedisBus, RedisConnections, RedisLimiter
 use dragoman_store_postgres::PgStore;
 use dragoman_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{AppRole, ConfigError, Database, RedisSettings, Settings};
 use crate::secret;
@@ -254,13 +256,19 @@ impl Application {
                     availability: Arc::new(RedisAvailability::new(manager, &redis.prefix)),
                 }
             }
-            None => Shared {
-                bus: Arc::new(InProcessBus::new()),
-                limiter: Arc::new(InProcessLimiter::new()),
-                presence: Arc::new(InProcessPresence::new()),
-                connections: Arc::new(InProcessConnections::new()),
-                availability: Arc::new(InProcessAvailability::new()),
-            },
+            // Their TTLs and windows run on the system's clock, as Redis's run on the server's:
+            // a manual clock handed to the application (tests) moves its timers (offers,
+            // wrap-ups, retention), not the liveness of connections and presence marks.
+            None => {
+                let system: Arc<dyn Clock> = Arc::new(SystemClock);
+                Shared {
+                    bus: Arc::new(InProcessBus::with_clock(system.clone())),
+                    limiter: Arc::new(InProcessLimiter::with_clock(system.clone())),
+                    presence: Arc::new(InProcessPresence::with_clock(system.clone())),
+                    connections: Arc::new(InProcessConnections::with_clock(system.clone())),
+                    availability: Arc::new(InProcessAvailability::with_clock(system)),
+                }
+            }
         };
         let Shared {
             bus,
@@ -366,29 +374,34 @@ impl Application {
             .unwrap_or(0)
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish
-    /// for at most the shutdown timeout, and closes the store.
+    /// Serves until `shutdown` completes, then stops accepting, closes the WebSockets with
+    /// their close frame and lets requests in flight finish (together, for at most the shutdown
+    /// timeout), stops the background work (the workers after their current job), flushes the
+    /// metrics and closes the store.
+    ///
+    /// One mechanism stops everything: a [`CancellationToken`] for the front door (the
+    /// listener and the sockets), then one for the background tasks, which all run on one
+    /// [`TaskTracker`] that is waited for before the store closes.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        };
-        let (stop_matching, matching_stopped) = tokio::sync::watch::channel(false);
+        // The listener stops accepting when `front` is cancelled; the background tasks stop
+        // when `background` is, once the front has drained.
+        let front = CancellationToken::new();
+        let background = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let emf = (self.metrics_format == dragoman_telemetry::MetricsFormat::Emf)
             .then(|| dragoman_telemetry::EmfWriter::start(&self.service_name));
-        let periodic_metrics = tokio::spawn(crate::periodic_metrics::run(
+        let periodic_metrics = tasks.spawn(crate::periodic_metrics::run(
             self.engine.clone(),
             self.store.clone(),
             self.state.metrics.clone(),
             emf,
             self.metrics_interval,
-            matching_stopped.clone(),
+            background.clone(),
         ));
-        let runner = tokio::spawn(self.engine.clone().run(matching_stopped));
+        let runner = tasks.spawn(self.engine.clone().run(background.clone()));
         let mut worker = Worker::new(self.jobs.clone(), self.state.clock.clone())
             .handle(Arc::new(SessionSummaryHandler::new(
                 self.store.as_effects(),
@@ -405,50 +418,65 @@ impl Application {
         ) {
             worker = worker.handle(handler);
         }
-        let worker = worker.start();
+        let worker = tasks.spawn(worker.run(background.clone()));
         // The hourly retention jobs: docs/operations.md, Security.
-        let retention_schedule = dragoman_jobs::spawn_retention_schedule(
+        dragoman_jobs::spawn_retention_schedule(
             self.jobs.clone(),
             self.state.clock.clone(),
             RETENTION_CHECK_EVERY,
+            &tasks,
+            background.clone(),
         );
         // Summaries a crash kept from the queue: docs/jobs.md, the outbox.
-        let summary_relay = dragoman_jobs::spawn_summary_relay(
+        dragoman_jobs::spawn_summary_relay(
             self.store.as_effects(),
             self.jobs.clone(),
             self.state.clock.clone(),
             SUMMARY_RELAY_EVERY,
             SUMMARY_RELAY_GRACE,
+            &tasks,
+            background.clone(),
         );
-        let relay = tokio::spawn(self.state.hub.clone().relay(self.state.bus.clone()));
+        tasks.spawn(
+            self.state
+                .hub
+                .clone()
+                .relay(self.state.bus.clone(), background.clone()),
+        );
         let hub = self.state.hub.clone();
         let registry = self.state.connections.clone();
         let instance = self.engine.instance_id().to_owned();
-        let presence = tokio::spawn(keep_presence(self.state.clone(), self.engine.clone()));
+        tasks.spawn(keep_presence(
+            self.state.clone(),
+            self.engine.clone(),
+            background.clone(),
+        ));
         tracing::info!(
             port = self.port(),
             metricsPort = self.metrics_port(),
             "Dragoman listening"
         );
-        let metrics_server = tokio::spawn(dragoman_http::routes::operations::serve_metrics(
+        let metrics_server = dragoman_http::routes::operations::serve_metrics(
             self.metrics_listener,
             self.state.metrics.clone(),
-        ));
+        );
+        tasks.spawn(background.clone().run_until_cancelled_owned(metrics_server));
         let transport = self.state.settings.transport;
         let server = serve(
             self.listener,
             dragoman_http::router(self.state),
             transport,
-            signal,
+            front.clone().cancelled_owned(),
         );
         tokio::pin!(server);
-        // Wait for the stop. The server future may also end first: it ends once its HTTP
-        // connections have, and WebSockets live outside it, so they are drained either way.
-        let mut stopping_rx = stopping_rx;
+        tokio::pin!(shutdown);
+        // Wait for the stop. The server may also end first (it ends once its HTTP connections
+        // have), and WebSockets live outside it, so they are drained either way.
         let server_done = tokio::select! {
             result = &mut server => { result?; true }
-            _ = &mut stopping_rx => false,
+            () = &mut shutdown => false,
         };
+        front.cancel();
         tracing::info!(
             timeoutSecs = self.shutdown_timeout.as_secs(),
             websockets = hub.len(),
@@ -481,19 +509,20 @@ impl Application {
         if let Err(e) = registry.release(&instance, &held).await {
             tracing::warn!(error = %e, "could not clear this instance from the connection registry");
         }
-        let _ = stop_matching.send(true);
-        summary_relay.abort();
-        retention_schedule.abort();
-        worker.stop().await;
-        relay.abort();
-        presence.abort();
-        metrics_server.abort();
-        if let Err(e) = runner.await {
-            tracing::error!(error = %e, "the matching runner failed");
+        // The background work: matching, timers, relays and schedules stop at once, the worker
+        // after its jobs in flight (within its grace), the metrics after a last flush.
+        background.cancel();
+        tasks.close();
+        for (what, task) in [
+            ("the job worker", worker),
+            ("the matching runner", runner),
+            ("the periodic metrics task", periodic_metrics),
+        ] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "{what} failed");
+            }
         }
-        if let Err(e) = periodic_metrics.await {
-            tracing::error!(error = %e, "the periodic metrics task failed");
-        }
+        tasks.wait().await;
         self.store.close().await;
         tracing::info!("Dragoman stopped");
         Ok(())
@@ -510,8 +539,8 @@ struct Shared {
 }
 
 /// Renews the presence marks of this instance's connections and sweeps interpreters whose
-/// marks ran out, until aborted.
-async fn keep_presence(state: AppState, engine: Arc<Engine>) {
+/// marks ran out, until `stop` is cancelled.
+async fn keep_presence(state: AppState, engine: Arc<Engine>, stop: CancellationToken) {
     let grace = state.ws.presence_grace;
     // Renew well within the grace period, so one late renewal never drops anyone.
     let renew_every = (grace / 4).max(Duration::from_millis(100));
@@ -521,6 +550,7 @@ async fn keep_presence(state: AppState, engine: Arc<Engine>) {
     );
     loop {
         tokio::select! {
+            () = stop.cancelled() => break,
             _ = renew.tick() => {
                 let users = state.hub.users();
                 if let Err(e) = state.presence.touch(&users, grace).await {

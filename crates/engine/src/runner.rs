@@ -11,7 +11,8 @@ use std::sync::Arc;
 use dragoman_domain::LanguageCode;
 use dragoman_domain::matching::{OfferId, RequestStatus, RescindReason};
 use dragoman_ports::{Audience, PresenceRegistry};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::roster::{Read, Rosters};
@@ -19,8 +20,8 @@ use crate::views::StatusView;
 use crate::{Engine, EngineError};
 
 impl Engine {
-    /// Runs until `shutdown` turns true.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `shutdown` is cancelled, then waits for its timer sweep to finish.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let watcher = tokio::spawn(self.clone().watch_changes(shutdown.clone()));
         // Timers and announcements in a task of their own: a sweep that releases a hundred
         // interpreters at once must not hold back the rounds that new requests are waiting for.
@@ -29,9 +30,7 @@ impl Engine {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() { break; }
-                }
+                () = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {
                     let languages: Vec<LanguageCode> =
                         self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
@@ -49,7 +48,9 @@ impl Engine {
                 }
             }
         }
-        watcher.abort();
+        if let Err(e) = watcher.await {
+            tracing::error!(error = %e, "The change watcher panicked");
+        }
         if let Err(e) = timers.await {
             tracing::error!(error = %e, "The timer sweep panicked");
         }
@@ -58,14 +59,12 @@ impl Engine {
 
     /// Sweeps the due timers and announces availability changes at every tick, until
     /// `shutdown`.
-    async fn timers(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    async fn timers(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(self.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() { break; }
-                }
+                () = shutdown.cancelled() => break,
                 _ = tick.tick() => {
                     self.log_failure("timers", self.sweep().await);
                     self.announce_touched().await;
@@ -234,13 +233,11 @@ impl Engine {
     /// Marks changed every interpreter whose `status.changed` any instance publishes, until
     /// `shutdown`. Events this instance publishes were marked already; a lost event (a lagging
     /// subscription) forgets every roster.
-    async fn watch_changes(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    async fn watch_changes(self: Arc<Self>, shutdown: CancellationToken) {
         let mut events = self.bus.subscribe();
         loop {
             tokio::select! {
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() { break; }
-                }
+                () = shutdown.cancelled() => break,
                 received = events.recv() => match received {
                     Ok(delivered) => {
                         if delivered.event.kind == "status.changed"

@@ -14,7 +14,6 @@ use dragoman_engine::{Engine, EngineSettings, NewRequest};
 use dragoman_inprocess::InProcessBus;
 use dragoman_ports::{Bus, ManualClock, OfferStore};
 use dragoman_store_sqlite::SqliteStore;
-use tokio::sync::watch;
 
 struct World {
     store: Arc<SqliteStore>,
@@ -76,8 +75,8 @@ async fn a_status_change_on_another_instance_reaches_the_holder_through_the_bus(
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
     let a = instance(&world, bus.clone());
     let b = instance(&world, bus);
-    let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(a.clone().run(shutdown));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(a.clone().run(stop.clone()));
     let ines = waiting_request(&world, &a).await;
 
     b.set_status(ines, InterpreterStatus::Available)
@@ -95,7 +94,7 @@ async fn a_status_change_on_another_instance_reaches_the_holder_through_the_bus(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(offered, 1, "the holder offered the request to ines");
-    let _ = stop.send(true);
+    stop.cancel();
     running.await.expect("the runner stops");
 }
 

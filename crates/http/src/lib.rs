@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn_with_state(state.settings.hsts, secure::headers))
-        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(from_fn_with_state(state.clock.clone(), observe::observe))
         .with_state(state)
 }
 

@@ -5,12 +5,13 @@
 //! path, and unmatched paths share one label, so a scan of random URLs cannot grow the metrics.
 //! Methods outside the standard set (HTTP allows any token) share the label `OTHER`.
 
-use std::time::Instant;
+use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use dragoman_ports::Clock;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -18,9 +19,14 @@ use uuid::Uuid;
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Assigns the request id (keeping a sane one set by the load balancer), runs the request in a
-/// span carrying it, then logs and measures the outcome.
-pub async fn observe(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
+/// span carrying it, then logs and measures the outcome. The duration is measured on the clock
+/// port's monotonic reading, like every other duration (one virtual call a request).
+pub async fn observe(
+    State(clock): State<Arc<dyn Clock>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = clock.instant();
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -45,7 +51,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         userId = tracing::field::Empty,
     );
     let mut response = next.run(req).instrument(span.clone()).await;
-    let latency = started.elapsed();
+    let latency = clock.instant().saturating_duration_since(started);
     let status = response.status().as_u16();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);

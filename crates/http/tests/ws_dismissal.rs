@@ -10,15 +10,17 @@ use dragoman_http::ws::dismissal::{Dismissal, Instruction, revoke};
 use dragoman_http::ws::hub::{Handle, Hub};
 use dragoman_inprocess::InProcessBus;
 use dragoman_ports::{Bus, SocketId};
+use tokio_util::sync::CancellationToken;
 
-/// Waits until the relay has dismissed `handle`.
+/// Waits until the relay has dismissed `handle`: a dismissal wakes the connection (the wake is
+/// kept if nobody waits yet), so no polling and no sleep.
 async fn dismissed(handle: &Handle) -> Option<Dismissal> {
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             if let Some(why) = handle.dismissal() {
                 return why;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            handle.wake.notified().await;
         }
     })
     .await
@@ -38,9 +40,9 @@ async fn an_instruction_closes_what_it_names_and_nothing_else() {
         .collect();
     assert!(hub.admit(10));
     let others = hub.register(other, 4);
-    let relay = tokio::spawn(hub.clone().relay(bus.clone()));
-    // The relay subscribes when it first runs.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stop = CancellationToken::new();
+    // Subscribed once `relay` returns: what is published next reaches it.
+    let relay = tokio::spawn(hub.clone().relay(bus.clone(), stop.clone()));
 
     // One socket, named on another instance: nothing here. Then named here: that one.
     for instance in ["instance-b", "instance-a"] {
@@ -67,5 +69,6 @@ async fn an_instruction_closes_what_it_names_and_nothing_else() {
         (Dismissal::Revoked.code(), Dismissal::Revoked.reason()),
         (4003, "signed out")
     );
-    relay.abort();
+    stop.cancel();
+    relay.await.expect("the relay stops when told");
 }

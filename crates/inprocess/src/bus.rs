@@ -3,13 +3,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use dragoman_domain::UserId;
 use dragoman_ports::bus::RETENTION;
-use dragoman_ports::{Audience, Bus, Delivered, Event, Replay};
+use dragoman_ports::{Audience, Bus, Clock, Delivered, Event, Replay, SystemClock};
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 /// How many events a subscriber may fall behind before it starts losing the oldest.
 const CAPACITY: usize = 4096;
@@ -38,13 +38,22 @@ pub struct InProcessBus {
     sender: broadcast::Sender<Arc<Delivered>>,
     /// A std mutex: held only to number, push and trim, never across an await.
     logs: Mutex<HashMap<UserId, UserLog>>,
+    /// What the logs' retention is measured on.
+    clock: Arc<dyn Clock>,
 }
 
 impl InProcessBus {
+    /// A bus whose logs age on the system's clock.
     pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A bus whose logs age on `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
             logs: Mutex::new(HashMap::new()),
+            clock,
         }
     }
 
@@ -65,7 +74,7 @@ impl Bus for InProcessBus {
         let delivered = match &event.audience {
             Audience::User(user) => {
                 let user = *user;
-                let now = Instant::now();
+                let now = self.clock.instant();
                 let mut logs = self.logs();
                 let log = logs.entry(user).or_default();
                 log.latest += 1;
@@ -88,7 +97,7 @@ impl Bus for InProcessBus {
     }
 
     async fn replay(&self, user: UserId, after: u64) -> anyhow::Result<Replay> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut logs = self.logs();
         let Some(log) = logs.get_mut(&user) else {
             return Ok(Replay {

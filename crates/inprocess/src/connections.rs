@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dragoman_domain::UserId;
-use dragoman_ports::{ConnectionRegistry, SocketId};
+use dragoman_ports::{Clock, ConnectionRegistry, SocketId, SystemClock};
+use tokio::time::Instant;
 
 /// For each user, the instances holding them and until when. A user is almost always held by
 /// one instance, so each list is allocated for one, and the instance's name is shared by every
@@ -80,7 +81,7 @@ impl Sockets {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InProcessConnections {
     /// A std mutex: never held across an await.
     holders: Mutex<Holders>,
@@ -88,11 +89,24 @@ pub struct InProcessConnections {
     sockets: Mutex<Sockets>,
     /// Tickets and their grants, until they run out. A std mutex: never held across an await.
     tickets: Mutex<HashMap<String, (String, Instant)>>,
+    /// What the records' and tickets' TTLs are measured on.
+    clock: Arc<dyn Clock>,
 }
 
 impl InProcessConnections {
+    /// Records timed on the system's clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// Records timed on `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            holders: Mutex::default(),
+            sockets: Mutex::default(),
+            tickets: Mutex::default(),
+            clock,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Holders> {
@@ -108,10 +122,16 @@ impl InProcessConnections {
     }
 }
 
+impl Default for InProcessConnections {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[async_trait]
 impl ConnectionRegistry for InProcessConnections {
     async fn hold(&self, instance: &str, users: &[UserId], ttl: Duration) -> anyhow::Result<()> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut holders = self.lock();
         holders.forget_expired(now);
         let name = holders.name(instance);
@@ -158,7 +178,7 @@ impl ConnectionRegistry for InProcessConnections {
     }
 
     async fn holders(&self, user: UserId) -> anyhow::Result<Vec<String>> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut held: Vec<String> = self
             .lock()
             .users
@@ -179,7 +199,7 @@ impl ConnectionRegistry for InProcessConnections {
         keep: usize,
         ttl: Duration,
     ) -> anyhow::Result<Vec<SocketId>> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut sockets = self.sockets_lock();
         // Only this user's records are swept here (the renewal sweeps everyone's).
         let instance = sockets.name(&socket.instance);
@@ -209,7 +229,7 @@ impl ConnectionRegistry for InProcessConnections {
     }
 
     async fn sockets(&self, user: UserId) -> anyhow::Result<Vec<SocketId>> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let sockets = self.sockets_lock();
         Ok(sockets
             .users
@@ -222,7 +242,7 @@ impl ConnectionRegistry for InProcessConnections {
     }
 
     async fn put_ticket(&self, key: &str, grant: &str, ttl: Duration) -> anyhow::Result<bool> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut tickets = self.tickets_lock();
         tickets.retain(|_, (_, until)| *until > now);
         if tickets.contains_key(key) {
@@ -233,7 +253,7 @@ impl ConnectionRegistry for InProcessConnections {
     }
 
     async fn take_ticket(&self, key: &str) -> anyhow::Result<Option<String>> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         Ok(self
             .tickets_lock()
             .remove(key)
@@ -246,10 +266,15 @@ impl ConnectionRegistry for InProcessConnections {
 mod tests {
     use std::sync::Arc;
 
+    use dragoman_conformance::Time;
     use dragoman_ports::ConnectionRegistry;
 
-    dragoman_conformance::connections_suite!((
-        Arc::new(super::InProcessConnections::new()) as Arc<dyn ConnectionRegistry>,
-        ()
-    ));
+    dragoman_conformance::connections_suite!(manual {
+        let (clock, time) = Time::manual();
+        (
+            Arc::new(super::InProcessConnections::with_clock(clock)) as Arc<dyn ConnectionRegistry>,
+            time,
+            (),
+        )
+    });
 }

@@ -1,11 +1,12 @@
 //! Failure counting in process memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use dragoman_ports::AttemptLimiter;
+use dragoman_ports::{AttemptLimiter, Clock, SystemClock};
+use tokio::time::Instant;
 
 /// The most keys kept at once. Beyond it, expired windows are swept; if every window is still
 /// open the oldest is dropped, so a flood of distinct keys costs bounded memory (at worst it
@@ -14,11 +15,13 @@ use dragoman_ports::AttemptLimiter;
 const MAX_KEYS: usize = 100_000;
 
 /// Fixed-window failure counts per key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InProcessLimiter {
     /// A std mutex, not a tokio one: nothing awaits while it is held, and each critical section
     /// is a hash-map operation.
     windows: Mutex<HashMap<String, Window>>,
+    /// What the windows are measured on.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +31,17 @@ struct Window {
 }
 
 impl InProcessLimiter {
+    /// Windows timed on the system's clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// Windows timed on `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            windows: Mutex::new(HashMap::new()),
+            clock,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
@@ -40,10 +52,16 @@ impl InProcessLimiter {
     }
 }
 
+impl Default for InProcessLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[async_trait]
 impl AttemptLimiter for InProcessLimiter {
     async fn blocked_for(&self, key: &str, limit: u32) -> anyhow::Result<Option<Duration>> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         Ok(self
             .lock()
             .get(key)
@@ -51,7 +69,7 @@ impl AttemptLimiter for InProcessLimiter {
     }
 
     async fn record_failure(&self, key: &str, window: Duration) -> anyhow::Result<()> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut windows = self.lock();
         let entry = open_window(&mut windows, key, window, now);
         entry.failures = entry.failures.saturating_add(1);
@@ -69,7 +87,7 @@ impl AttemptLimiter for InProcessLimiter {
         limit: u32,
         window: Duration,
     ) -> anyhow::Result<Option<Duration>> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         // Reading and raising the count under one lock is what makes the reservation atomic.
         let mut windows = self.lock();
         let entry = open_window(&mut windows, key, window, now);
@@ -81,7 +99,7 @@ impl AttemptLimiter for InProcessLimiter {
     }
 
     async fn release(&self, key: &str) -> anyhow::Result<()> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         if let Some(w) = self.lock().get_mut(key)
             && w.ends > now
         {
@@ -129,10 +147,15 @@ fn open_window<'a>(
 mod tests {
     use std::sync::Arc;
 
+    use dragoman_conformance::Time;
     use dragoman_ports::AttemptLimiter;
 
-    dragoman_conformance::limiter_suite!((
-        Arc::new(super::InProcessLimiter::new()) as Arc<dyn AttemptLimiter>,
-        ()
-    ));
+    dragoman_conformance::limiter_suite!(manual {
+        let (clock, time) = Time::manual();
+        (
+            Arc::new(super::InProcessLimiter::with_clock(clock)) as Arc<dyn AttemptLimiter>,
+            time,
+            (),
+        )
+    });
 }

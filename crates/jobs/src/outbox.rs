@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use dragoman_ports::{Clock, Enqueued, JobEffects, JobQueue};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::session_summary_job;
 
@@ -46,20 +48,26 @@ pub async fn relay_owed_summaries(
     Ok(added)
 }
 
-/// Relays every `every`, for rows older than `grace` (the engine's own enqueue comes first).
+/// Relays every `every`, for rows older than `grace` (the engine's own enqueue comes first), in
+/// a task of `tasks` until `stop` is cancelled.
 pub fn spawn_summary_relay(
     effects: Arc<dyn JobEffects>,
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     every: Duration,
     grace: Duration,
+    tasks: &TaskTracker,
+    stop: CancellationToken,
 ) -> JoinHandle<()> {
     let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::minutes(1));
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
             let before = clock.now() - grace;
             if let Err(e) = relay_owed_summaries(effects.as_ref(), queue.as_ref(), before).await {
                 tracing::warn!(error = %format!("{e:#}"), "Relaying owed session summaries failed; retrying");

@@ -22,6 +22,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use dragoman_ports::matching::IDEMPOTENCY_WINDOW;
 use dragoman_ports::{Clock, Delivery, JobQueue, NewJob, RetentionStore, StoreError};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::{Handler, Policy};
 
@@ -84,20 +86,26 @@ pub fn retention_jobs(due: DateTime<Utc>) -> Vec<NewJob> {
 }
 
 /// Enqueues the next period's retention jobs whenever the clock enters a new period (checked
-/// every `check_every`), until aborted. A failed enqueue is tried again at the next check, and
-/// logged once per period (the queue's own outage is reported elsewhere).
+/// every `check_every`), in a task of `tasks` until `stop` is cancelled. A failed enqueue is
+/// tried again at the next check, and logged once per period (the queue's own outage is
+/// reported elsewhere).
 pub fn spawn_retention_schedule(
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     check_every: Duration,
+    tasks: &TaskTracker,
+    stop: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut tick = tokio::time::interval(check_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut scheduled: Option<DateTime<Utc>> = None;
         let mut warned: Option<DateTime<Utc>> = None;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
             let due = next_retention_due(clock.now());
             if scheduled == Some(due) {
                 continue;

@@ -1,5 +1,8 @@
 //! The worker: one loop per job type it handles, a slot per concurrent job, acknowledgements
 //! batched, failures retried with backoff or dead-lettered, and a graceful stop.
+//!
+//! The stop is a [`CancellationToken`]: an application runs the worker with its own token
+//! ([`Worker::run`]), a program that only runs jobs keeps a [`WorkerHandle`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,8 +10,9 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use dragoman_ports::{Clock, Delivery, JobQueue};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use crate::{Policy, backoff};
 
@@ -88,17 +92,24 @@ impl Worker {
         self
     }
 
-    /// Starts serving every type it has a handler for, and dead-lettering types it has not.
-    pub fn start(self) -> WorkerHandle {
-        let (stop, stopped) = watch::channel(false);
+    /// Serves every type it has a handler for, and dead-letters types it has not, until `stop`
+    /// is cancelled; then stops reserving, lets jobs in flight finish within the grace period,
+    /// hands the others back to the queue, and returns when all of that is done.
+    pub async fn run(self, stop: CancellationToken) {
         let shared = Arc::new(self);
         let mut loops = JoinSet::new();
         for handler in &shared.handlers {
-            loops.spawn(serve_type(shared.clone(), handler.clone(), stopped.clone()));
+            loops.spawn(serve_type(shared.clone(), handler.clone(), stop.clone()));
         }
-        loops.spawn(refuse_unknown(shared.clone(), stopped.clone()));
-        loops.spawn(gauges(shared.queue.clone(), stopped));
-        let task = tokio::spawn(async move { while loops.join_next().await.is_some() {} });
+        loops.spawn(refuse_unknown(shared.clone(), stop.clone()));
+        loops.spawn(gauges(shared.queue.clone(), stop));
+        while loops.join_next().await.is_some() {}
+    }
+
+    /// [`Worker::run`] in a task of its own, stopped through the handle.
+    pub fn start(self) -> WorkerHandle {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(self.run(stop.clone()));
         WorkerHandle { stop, task }
     }
 }
@@ -106,7 +117,7 @@ impl Worker {
 /// A running worker.
 #[derive(Debug)]
 pub struct WorkerHandle {
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
     task: JoinHandle<()>,
 }
 
@@ -114,7 +125,7 @@ impl WorkerHandle {
     /// Stops reserving, lets jobs in flight finish within the grace period, hands the others
     /// back to the queue, and returns when all of that is done.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
+        self.stop.cancel();
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "the job worker failed");
         }
@@ -124,11 +135,7 @@ impl WorkerHandle {
 /// Jobs this type's loop handed to a task and not yet answered for, by receipt.
 type InFlight = Arc<Mutex<HashMap<String, Delivery>>>;
 
-async fn serve_type(
-    worker: Arc<Worker>,
-    handler: Arc<dyn Handler>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn serve_type(worker: Arc<Worker>, handler: Arc<dyn Handler>, stop: CancellationToken) {
     let kind = handler.kind().to_owned();
     let policy = handler.policy();
     let metrics = TypeMetrics::of(&kind);
@@ -144,7 +151,7 @@ async fn serve_type(
         while tasks.try_join_next().is_some() {}
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-            _ = stop.wait_for(|s| *s) => break,
+            () = stop.cancelled() => break,
         };
         let want = (1 + slots.available_permits()).min(worker.batch);
         let jobs = match worker
@@ -156,13 +163,13 @@ async fn serve_type(
             Err(e) => {
                 tracing::warn!(kind = %kind, error = %e, "Reserving jobs failed; retrying");
                 drop(first);
-                idle(&mut stop, worker.poll.max(Duration::from_millis(500))).await;
+                idle(&stop, worker.poll.max(Duration::from_millis(500))).await;
                 continue;
             }
         };
         if jobs.is_empty() {
             drop(first);
-            idle(&mut stop, worker.poll).await;
+            idle(&stop, worker.poll).await;
             continue;
         }
         let mut first = Some(first);
@@ -203,10 +210,10 @@ async fn serve_type(
     }
 }
 
-async fn idle(stop: &mut watch::Receiver<bool>, poll: Duration) {
+async fn idle(stop: &CancellationToken, poll: Duration) {
     tokio::select! {
         _ = tokio::time::sleep(poll) => {}
-        _ = stop.wait_for(|s| *s) => {}
+        () = stop.cancelled() => {}
     }
 }
 
@@ -333,13 +340,13 @@ async fn settle_failure(worker: &Worker, policy: &Policy, job: &Delivery, error:
 /// Jobs of a type this worker has no handler for fail with a readable error, are retried under
 /// the unknown-type policy (an instance of a newer version may take them meanwhile) and end in
 /// the dead-letter list.
-async fn refuse_unknown(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+async fn refuse_unknown(worker: Arc<Worker>, stop: CancellationToken) {
     let policy = worker.unknown;
     let visibility = TimeDelta::from_std(policy.visibility).unwrap_or(TimeDelta::seconds(60));
     let every = worker.poll.max(Duration::from_millis(200)) * 5;
     loop {
-        idle(&mut stop, every).await;
-        if *stop.borrow() {
+        idle(&stop, every).await;
+        if stop.is_cancelled() {
             return;
         }
         let kinds = match worker.queue.kinds().await {
@@ -371,7 +378,7 @@ async fn refuse_unknown(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
 }
 
 /// Publishes the queue's depth by state every few seconds.
-async fn gauges(queue: Arc<dyn JobQueue>, mut stop: watch::Receiver<bool>) {
+async fn gauges(queue: Arc<dyn JobQueue>, stop: CancellationToken) {
     loop {
         if let Ok(c) = queue.counts().await {
             metrics::gauge!("dragoman_jobs", "state" => "waiting").set(c.waiting as f64);
@@ -382,8 +389,8 @@ async fn gauges(queue: Arc<dyn JobQueue>, mut stop: watch::Receiver<bool>) {
             metrics::gauge!("dragoman_jobs_depth").set(c.waiting as f64);
             metrics::gauge!("dragoman_jobs_dead").set(c.dead as f64);
         }
-        idle(&mut stop, Duration::from_secs(5)).await;
-        if *stop.borrow() {
+        idle(&stop, Duration::from_secs(5)).await;
+        if stop.is_cancelled() {
             return;
         }
     }

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::Utc;
 use dragoman_ports::{
-    ObjectError, ObjectKey, ObjectMeta, ObjectStorage, PresignedRequest, StoredObject, UploadSpec,
+    Clock, ObjectError, ObjectKey, ObjectMeta, ObjectStorage, PresignedRequest, StoredObject,
+    SystemClock, UploadSpec,
 };
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -62,12 +62,20 @@ pub struct S3Objects {
     settings: Arc<S3Settings>,
     /// For the one request object_store does not make: PutObjectTagging.
     http: reqwest::Client,
+    /// The signing time of presigned URLs. S3 checks it against its own clock (within 15
+    /// minutes), so in service this is the system's, whatever clock the rest of the app reads.
+    clock: Arc<dyn Clock>,
 }
 
 impl S3Objects {
     /// Connects lazily: nothing is sent until the first operation. Credentials come from the
-    /// environment's standard AWS chain.
+    /// environment's standard AWS chain. URLs are signed at the system's time.
     pub fn new(settings: S3Settings) -> anyhow::Result<Self> {
+        Self::with_clock(settings, Arc::new(SystemClock))
+    }
+
+    /// As [`S3Objects::new`], signing URLs at `clock`'s time.
+    pub fn with_clock(settings: S3Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region);
@@ -92,6 +100,7 @@ impl S3Objects {
             store: Arc::new(store),
             settings: Arc::new(settings),
             http,
+            clock,
         })
     }
 
@@ -146,7 +155,7 @@ impl S3Objects {
             .get_credential()
             .await
             .context("getting AWS credentials")?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let (origin, path) = self.location(key);
         let url = presign::presign(
             &presign::Presign {

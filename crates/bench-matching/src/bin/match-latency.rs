@@ -269,13 +269,17 @@ async fn run(
         .extend(seeded.clients.iter().copied());
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_runner = tokio_util::sync::CancellationToken::new();
     let subscriber = tokio::spawn(subscribe(
         engine.clone(),
         bus.subscribe(),
         shared.clone(),
         stop_rx.clone(),
     ));
-    let runner = tokio::spawn(as_role(Role::Runner, engine.clone().run(stop_rx)));
+    let runner = tokio::spawn(as_role(
+        Role::Runner,
+        engine.clone().run(stop_runner.clone()),
+    ));
     // Let the runner take its leases and settle before the clock starts.
     tokio::time::sleep(Duration::from_millis(700)).await;
     metered.stats.take();
@@ -406,6 +410,7 @@ async fn run(
     let calls = metered.stats.take();
 
     stop_tx.send(true).ok();
+    stop_runner.cancel();
     runner.await.ok();
     subscriber.await.ok();
 

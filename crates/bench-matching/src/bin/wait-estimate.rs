@@ -157,6 +157,7 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
     ));
     let shared = Arc::new(Shared::default());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_runner = tokio_util::sync::CancellationToken::new();
     let subscriber = tokio::spawn(answer(
         engine.clone(),
         bus.subscribe(),
@@ -166,7 +167,7 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
         args.session_s,
         args.seed,
     ));
-    let runner = tokio::spawn(engine.clone().run(stop_rx));
+    let runner = tokio::spawn(engine.clone().run(stop_runner.clone()));
     let mut clients = seeded.clients.into_iter();
 
     // Warm-up: one session per interpreter, so that the estimator has recent sessions to
@@ -224,6 +225,7 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
     }
     let elapsed = start.elapsed();
     stop_tx.send(true).ok();
+    stop_runner.cancel();
     runner.await.ok();
     subscriber.await.ok();
 

@@ -1,11 +1,15 @@
 //! One WebSocket connection: relays the user's events, answers resume and subscribe, pings,
 //! closes the idle, the flooding and the too slow, and closes itself when its access token
 //! expires or it is dismissed from outside (a newer socket past the user's cap, revoked rights).
+//!
+//! Its timers (the next ping, the idle check, the token's expiry, send timeouts) are tokio's, so
+//! that a test pauses and advances them; the instants it stamps and the throttle's refills are
+//! read on the clock port.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use dragoman_domain::UserId;
@@ -107,7 +111,7 @@ impl Connection {
     /// message (a resume may replay many events) and closing are boxed, so their state is
     /// allocated only while they run.
     async fn serve(mut self: Box<Self>, handle: &Handle) -> Option<Close> {
-        let mut draining = self.hub.draining();
+        let draining = self.hub.draining();
         // The connection's one timer: the next ping (which also checks for idleness), or the
         // token's expiry if that comes first.
         let interval = self.settings.ping_interval;
@@ -115,10 +119,12 @@ impl Connection {
         let mut next_ping = tokio::time::Instant::now() + interval;
         let ping = tokio::time::sleep_until(next_ping.min(expires));
         tokio::pin!(ping);
-        let mut last_heard = Instant::now();
+        // On the timers' clock: it is checked when the ping timer fires.
+        let mut last_heard = tokio::time::Instant::now();
         let mut throttle = Throttle::new(
             self.settings.messages_per_second,
             self.settings.message_burst,
+            self.clock.instant(),
         );
         // Ids already sent on this connection, so a resume never sends one twice.
         let mut sent = SentIds::default();
@@ -141,7 +147,7 @@ impl Connection {
                         }
                     }
                     Some(Ok(message)) => {
-                        last_heard = Instant::now();
+                        last_heard = tokio::time::Instant::now();
                         Box::pin(self.on_message(message, handle, &mut throttle, &mut sent)).await
                     }
                 },
@@ -178,7 +184,7 @@ impl Connection {
                         }
                     }
                 }
-                _ = draining.changed() => Err(Close(close_code::RESTART, "reconnect")),
+                () = draining.cancelled() => Err(Close(close_code::RESTART, "reconnect")),
             };
             if let Err(close) = step {
                 break Some(close);
@@ -205,7 +211,7 @@ impl Connection {
         ) {
             return Ok(());
         }
-        if !throttle.allow() {
+        if !throttle.allow(self.clock.instant()) {
             if throttle.refused_in_a_row > self.settings.message_burst as u32 {
                 return Err(Close(close_code::POLICY, "too many messages"));
             }

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use dragoman_domain::UserId;
 use dragoman_ports::{Audience, Bus, Delivered};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
 
 use super::dismissal::{Dismissal, Instruction};
 use super::outbox::Outbox;
@@ -58,8 +59,8 @@ pub struct Hub {
     connections: Mutex<HashMap<UserId, Vec<Arc<Handle>>>>,
     count: AtomicUsize,
     next_id: AtomicU64,
-    /// Turns true at shutdown: every connection closes with "reconnect".
-    draining: watch::Sender<bool>,
+    /// Cancelled at shutdown: every connection closes with "reconnect".
+    draining: CancellationToken,
     /// Rung whenever a connection ends, so the drain can wait for the last one.
     ended: Notify,
 }
@@ -77,7 +78,7 @@ impl Hub {
             connections: Mutex::new(HashMap::new()),
             count: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
-            draining: watch::channel(false).0,
+            draining: CancellationToken::new(),
             ended: Notify::new(),
         }
     }
@@ -101,7 +102,7 @@ impl Hub {
 
     /// Reserves a place for a new connection, unless `cap` are open or the hub is draining.
     pub fn admit(&self, cap: usize) -> bool {
-        if *self.draining.borrow() {
+        if self.draining.is_cancelled() {
             return false;
         }
         let admitted = self
@@ -165,14 +166,15 @@ impl Hub {
         self.map().keys().copied().collect()
     }
 
-    pub fn draining(&self) -> watch::Receiver<bool> {
-        self.draining.subscribe()
+    /// Cancelled when the hub drains: a connection closes with "reconnect" then.
+    pub fn draining(&self) -> CancellationToken {
+        self.draining.clone()
     }
 
     /// Tells every connection to close with "reconnect", refuses new ones, and waits until the
     /// last one has ended or `timeout` has passed. Returns the connections still open.
     pub async fn drain(&self, timeout: std::time::Duration) -> usize {
-        let _ = self.draining.send(true);
+        self.draining.cancel();
         let deadline = tokio::time::Instant::now() + timeout;
         while !self.is_empty() {
             let ended = self.ended.notified();
@@ -206,11 +208,29 @@ impl Hub {
         }
     }
 
-    /// Relays the bus to this instance's connections until the bus closes.
-    pub async fn relay(self: Arc<Self>, bus: Arc<dyn Bus>) {
-        let mut events = bus.subscribe();
+    /// Relays the bus to this instance's connections until `stop` is cancelled or the bus
+    /// closes. Subscribed when called, not when first polled: what is published once this
+    /// returns reaches the connections.
+    pub fn relay(
+        self: Arc<Self>,
+        bus: Arc<dyn Bus>,
+        stop: CancellationToken,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let events = bus.subscribe();
+        self.relay_from(events, stop)
+    }
+
+    async fn relay_from(
+        self: Arc<Self>,
+        mut events: broadcast::Receiver<Arc<Delivered>>,
+        stop: CancellationToken,
+    ) {
         loop {
-            match events.recv().await {
+            let received = tokio::select! {
+                () = stop.cancelled() => break,
+                received = events.recv() => received,
+            };
+            match received {
                 Ok(delivered) if delivered.event.audience == Audience::Gateways => {
                     if let Some(instruction) = Instruction::of(&delivered) {
                         self.dismiss(&instruction);

@@ -107,9 +107,10 @@ async fn authenticate(
     state.tokens.verify_access_until(token)
 }
 
-/// The instant, on tokio's clock, at which a token expiring at `expires` has expired.
-fn deadline(expires: DateTime<Utc>) -> tokio::time::Instant {
-    let left = (expires - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+/// The instant on tokio's timers at which a token expiring at `expires` (wall time, read on
+/// `clock`) has expired. Timers are tokio's, so that a test pauses and advances them.
+fn deadline(clock: &dyn Clock, expires: DateTime<Utc>) -> tokio::time::Instant {
+    let left = (expires - clock.now()).to_std().unwrap_or(Duration::ZERO);
     tokio::time::Instant::now() + left
 }
 
@@ -149,6 +150,7 @@ pub async fn upgrade(
         tracing::warn!(error = %e, "could not record a connection in the registry");
     }
     let on_failed = state.hub.clone();
+    let expires = deadline(state.clock.as_ref(), expires);
     let connection = move |socket| {
         // Its own task, so the upgrade's state is freed as soon as this returns.
         let gateway = Gateway {
@@ -158,7 +160,7 @@ pub async fn upgrade(
             clock: state.clock.clone(),
             settings,
         };
-        tokio::spawn(gateway.open(socket, caller.id, deadline(expires)));
+        tokio::spawn(gateway.open(socket, caller.id, expires));
         async {}
     };
     Ok(upgrade

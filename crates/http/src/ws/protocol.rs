@@ -132,31 +132,32 @@ pub fn parse(text: &str) -> Result<ClientMessage, Refusal> {
     }
 }
 
-/// A token bucket for one connection's messages: `rate` a second, bursts of `burst`.
+/// A token bucket for one connection's messages: `rate` a second, bursts of `burst`. It reads
+/// no clock: each call is handed the instant it happens at (the connection reads its clock).
 #[derive(Debug)]
 pub struct Throttle {
     tokens: f64,
     rate: f64,
     burst: f64,
-    last: std::time::Instant,
+    last: tokio::time::Instant,
     /// Messages refused in a row; past a limit the connection is closed.
     pub refused_in_a_row: u32,
 }
 
 impl Throttle {
-    pub fn new(rate: f64, burst: f64) -> Self {
+    /// A full bucket at `now`.
+    pub fn new(rate: f64, burst: f64, now: tokio::time::Instant) -> Self {
         Self {
             tokens: burst,
             rate,
             burst,
-            last: std::time::Instant::now(),
+            last: now,
             refused_in_a_row: 0,
         }
     }
 
-    /// Whether one more message may be handled now.
-    pub fn allow(&mut self) -> bool {
-        let now = std::time::Instant::now();
+    /// Whether one more message, arriving at `now`, may be handled.
+    pub fn allow(&mut self, now: tokio::time::Instant) -> bool {
         self.tokens =
             (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
@@ -226,9 +227,19 @@ mod tests {
 
     #[test]
     fn the_throttle_allows_bursts_then_refuses() {
-        let mut t = Throttle::new(1.0, 3.0);
-        assert!(t.allow() && t.allow() && t.allow());
-        assert!(!t.allow());
+        let start = tokio::time::Instant::now();
+        let mut t = Throttle::new(1.0, 3.0, start);
+        assert!(t.allow(start) && t.allow(start) && t.allow(start));
+        assert!(!t.allow(start));
         assert_eq!(t.refused_in_a_row, 1);
+        // A second later, one more: the bucket refills at its rate, and no further.
+        let later = start + std::time::Duration::from_secs(1);
+        assert!(t.allow(later));
+        assert_eq!(t.refused_in_a_row, 0);
+        assert!(!t.allow(later));
+        // Long idle: a full burst again, never more.
+        let much_later = later + std::time::Duration::from_secs(3600);
+        assert!(t.allow(much_later) && t.allow(much_later) && t.allow(much_later));
+        assert!(!t.allow(much_later));
     }
 }

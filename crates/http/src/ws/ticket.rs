@@ -111,7 +111,7 @@ pub async fn redeem(state: &AppState, ticket: &str) -> Result<(Caller, DateTime<
         .ok_or(REFUSED)?;
     let grant: Grant = serde_json::from_str(&grant).map_err(|_| REFUSED)?;
     let expires = DateTime::from_timestamp(grant.expires, 0).ok_or(REFUSED)?;
-    if expires <= Utc::now() {
+    if expires <= state.clock.now() {
         return Err(ApiError::Unauthenticated(
             "the access token behind the ticket has expired; refresh it",
         ));
