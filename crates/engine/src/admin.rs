@@ -1,13 +1,17 @@
-//! What operators see: live counts, match time percentiles, the explanation of each offer.
+//! Operations: what operators see (live counts, match time percentiles, dead jobs, the
+//! explanation of each offer).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::TimeDelta;
 use dragoman_domain::matching::RequestId;
+use dragoman_ports::{Clock, MatchingStore};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{Engine, EngineError};
+use crate::EngineError;
+use crate::jobs::JobsAdmin;
 
 /// Match time percentiles over a period.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -100,7 +104,23 @@ fn with_counts(mut body: serde_json::Value) -> serde_json::Value {
     body
 }
 
-impl Engine {
+/// The operators' use-cases.
+#[derive(Debug)]
+pub struct Operations {
+    /// Counts, match times and explanations.
+    store: Arc<dyn MatchingStore>,
+    clock: Arc<dyn Clock>,
+    /// The dead jobs of the overview.
+    jobs: JobsAdmin,
+}
+
+impl Operations {
+    pub fn new(store: Arc<dyn MatchingStore>, clock: Arc<dyn Clock>, jobs: JobsAdmin) -> Self {
+        Self { store, clock, jobs }
+    }
+
+    /// GET /v1/admin/overview: interpreters by status and language, waiting requests, match
+    /// times over the last hour, dead jobs.
     pub async fn overview(&self) -> Result<Overview, EngineError> {
         let now = self.clock.now();
         let mut interpreters: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
@@ -135,7 +155,7 @@ impl Engine {
                 .into_iter()
                 .map(|(l, v)| (l, MatchTimes::of(v)))
                 .collect(),
-            dead_jobs: self.dead_jobs().await,
+            dead_jobs: self.jobs.dead_jobs().await,
         })
     }
 
