@@ -351,6 +351,8 @@ impl Application {
         let jobs_admin = JobsAdmin::new(Some(jobs.clone()));
         let operations = Arc::new(Operations::new(
             store.as_matching(),
+            store.as_port(),
+            bus.clone(),
             clock.clone(),
             jobs_admin.clone(),
         ));
@@ -360,7 +362,6 @@ impl Application {
             profiles,
             operations,
             jobs: Arc::new(jobs_admin),
-            store: store.as_port(),
             clock,
             tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
             metrics,

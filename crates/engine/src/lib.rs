@@ -9,7 +9,9 @@
 //! | [`accounts::Accounts`] | sign-up, login, refresh tokens, the signed-in user | `Store`, `AttemptLimiter`, `Clock`, `ObjectStorage` (avatar URLs) |
 //! | [`profiles::Profiles`] | interpreter profiles and manual status | `Store`, `PresenceRegistry`, the matching core |
 //! | [`files::Files`] | avatar and session-document uploads | `ObjectStorage`, `FileStore`, `Store`, `MatchingStore` (sessions), `JobQueue`, `AttemptLimiter`, `Clock` |
-//! | [`Engine`] | the matching core: requests, offers, sessions, timers, gauges, dead jobs | `MatchingStore`, `Store`, `Bus`, `Clock`, `JobQueue`, `AvailabilityCache`, `ObjectStorage` |
+//! | [`admin::Operations`] | overview, explanations, readiness | `MatchingStore`, `Store` (ping), `Bus` (ping), `Clock`, [`jobs::JobsAdmin`] |
+//! | [`jobs::JobsAdmin`] | jobs by state, dead job retry, dead job count | `JobQueue` |
+//! | [`Engine`] | the matching core: requests, offers, sessions, status, timers | `MatchingStore`, `Store`, `Bus`, `Clock`, `JobQueue`, `AvailabilityCache`, `ObjectStorage` |
 //!
 //! The matching core ([`Engine`]) is shared by `Arc`. Every operation is a store transaction
 //! (where the rules of `dragoman_domain::matching` are applied atomically) followed by the
@@ -218,7 +220,7 @@ impl Engine {
 
     /// An interpreter's profile was replaced (`languages` are the new profile's): matching reads
     /// them again, and the languages with a waiting request get a round.
-    pub fn profile_changed(&self, interpreter: UserId, languages: &[LanguageCode]) {
+    pub(crate) fn profile_changed(&self, interpreter: UserId, languages: &[LanguageCode]) {
         self.interpreter_changed(interpreter);
         for &language in languages {
             self.nudge_if_waiting(language);

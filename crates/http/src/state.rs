@@ -1,5 +1,5 @@
-//! The state every handler receives: cheap to clone, one `Arc` per backend, chosen once at
-//! start-up by the binary.
+//! The state every handler receives: cheap to clone, one `Arc` per application service and per
+//! backend the gateway uses, chosen once at start-up by the binary.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use dragoman_engine::admin::Operations;
 use dragoman_engine::files::Files;
 use dragoman_engine::jobs::JobsAdmin;
 use dragoman_engine::profiles::Profiles;
-use dragoman_ports::{Bus, Clock, PresenceRegistry, Store};
+use dragoman_ports::{Bus, Clock, PresenceRegistry};
 use dragoman_telemetry::PrometheusHandle;
 
 use crate::auth::{AddressLimit, PasswordBudget, Tokens};
@@ -64,16 +64,17 @@ impl Default for HttpSettings {
     }
 }
 
-/// Shared application state.
+/// Shared application state: the application services the routes call, and what the WebSocket
+/// gateway and the envelope need. No store is here: routes reach data through a service.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    /// The matching core: requests, offers, sessions (and this instance's name).
     pub engine: Arc<Engine>,
     /// Sign-up, login, refresh tokens and the signed-in user.
     pub accounts: Arc<Accounts>,
     /// Interpreter profiles and manual statuses.
     pub profiles: Arc<Profiles>,
-    /// The operators' views: overview and explanations.
+    /// The operators' views: overview, explanations, readiness.
     pub operations: Arc<Operations>,
     /// The durable job queue as operators see it.
     pub jobs: Arc<JobsAdmin>,
