@@ -66,7 +66,7 @@ pub enum ApiError {
     /// 503: this instance is full or stopping; another may serve the client.
     Busy(&'static str),
     /// 503 with `Retry-After`: the password hashing budget stayed spent for the whole queue
-    /// time (auth/passwords.rs).
+    /// time (`dragoman_engine::accounts::passwords`).
     Overloaded { retry_after: Duration },
     /// 500: our fault. Logged, never shown.
     Internal(anyhow::Error),
