@@ -5,19 +5,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use dragoman_engine::accounts::{AccountSettings, Accounts, LoginLimits, Passwords};
+use dragoman_engine::admin::Operations;
+use dragoman_engine::files::{FileSettings, Files};
+use dragoman_engine::jobs::JobsAdmin;
+use dragoman_engine::profiles::Profiles;
 use dragoman_engine::{Engine, EngineSettings};
-use dragoman_http::auth::{Passwords, Tokens};
+use dragoman_http::auth::Tokens;
 use dragoman_http::ws::hub::Hub;
-use dragoman_http::{AppState, FilesState, serve};
+use dragoman_http::{AppState, serve};
 use dragoman_inprocess::{
     InProcessAvailability, InProcessBus, InProcessConnections, InProcessLimiter, InProcessPresence,
 };
 use dragoman_jobs::{RetentionHandler, SessionSummaryHandler, UploadSweepHandler, Worker};
-use dragoman_ports::JobQueue;
 use dragoman_ports::{
     AttemptLimiter, AvailabilityCache, Bus, Clock, ConnectionRegistry, MatchingStore,
     PresenceRegistry, Store, SystemClock,
 };
+use dragoman_ports::{JobQueue, ObjectStorage};
 use dragoman_queue_redis::RedisQueue;
 use dragoman_redis::{RedisAvailability, RedisBus, RedisConnections, RedisLimiter, RedisPresence};
 use dragoman_store_postgres::PgStore;
@@ -169,6 +174,8 @@ pub struct Application {
     engine: Arc<Engine>,
     /// The durable job queue (see [`job_queue`]).
     jobs: Arc<dyn JobQueue>,
+    /// Object storage, for the sweep of abandoned uploads.
+    objects: Arc<dyn ObjectStorage>,
     shutdown_timeout: Duration,
     metrics_format: dragoman_telemetry::MetricsFormat,
     metrics_interval: Duration,
@@ -310,23 +317,61 @@ impl Application {
             .with_availability_cache(availability)
             .with_objects(objects.storage.clone()),
         );
-        let files = FilesState {
-            objects: objects.storage,
-            records: store.as_files(),
-            jobs: Some(jobs.clone()),
-            local: objects.local,
-            abandon_after: settings.upload_abandon_after,
-            documents_per_session: settings.documents_per_session,
-            upload_urls_per_hour: settings.upload_urls_per_hour,
-        };
+        let files = Arc::new(Files::new(
+            objects.storage.clone(),
+            store.as_files(),
+            store.as_port(),
+            store.as_matching(),
+            Some(jobs.clone()),
+            limiter.clone(),
+            clock.clone(),
+            FileSettings {
+                abandon_after: settings.upload_abandon_after,
+                documents_per_session: settings.documents_per_session,
+                upload_urls_per_hour: settings.upload_urls_per_hour,
+            },
+        ));
         let hub = Arc::new(Hub::named(engine.instance_id()));
+        let profiles = Arc::new(Profiles::new(
+            store.as_port(),
+            presence.clone(),
+            settings.ws.presence_grace,
+            engine.clone(),
+        ));
+        let http = &settings.http;
+        let accounts = Arc::new(Accounts::new(
+            store.as_port(),
+            limiter,
+            clock.clone(),
+            Passwords::with_budget(http.password_budget)?,
+            objects.storage.clone(),
+            AccountSettings {
+                signup_limit: http.signup_limit.clone(),
+                login_limits: LoginLimits {
+                    per_account: http.login_failures_per_account,
+                    per_address: http.login_failures_per_address,
+                    window: http.login_window,
+                },
+                refresh_families_per_user: http.refresh_families_per_user,
+                refresh_ttl: REFRESH_TTL,
+            },
+        ));
+        let jobs_admin = JobsAdmin::new(Some(jobs.clone()));
+        let operations = Arc::new(Operations::new(
+            store.as_matching(),
+            store.as_port(),
+            bus.clone(),
+            clock.clone(),
+            jobs_admin.clone(),
+        ));
         let state = AppState {
             engine: engine.clone(),
-            store: store.as_port(),
-            limiter,
+            accounts,
+            profiles,
+            operations,
+            jobs: Arc::new(jobs_admin),
             clock,
             tokens: Arc::new(Tokens::new(&secret, ACCESS_TTL, REFRESH_TTL)),
-            passwords: Passwords::with_budget(settings.http.password_budget)?,
             metrics,
             settings: Arc::new(settings.http.clone()),
             bus,
@@ -335,6 +380,7 @@ impl Application {
             connections,
             ws: settings.ws,
             files,
+            storage_routes: objects.local.map(dragoman_objects_local::routes::router),
         };
         Ok(Self {
             listener,
@@ -343,6 +389,7 @@ impl Application {
             store,
             engine,
             jobs,
+            objects: objects.storage,
             shutdown_timeout: settings.shutdown_timeout,
             metrics_format: settings.metrics_format,
             metrics_interval: settings.metrics_interval,
@@ -409,7 +456,7 @@ impl Application {
             .handle(Arc::new(UploadSweepHandler::new(
                 self.store.as_files(),
                 self.store.as_port(),
-                self.state.files.objects.clone(),
+                self.objects.clone(),
             )));
         for handler in RetentionHandler::all(
             self.store.as_retention(),

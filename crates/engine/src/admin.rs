@@ -1,13 +1,20 @@
-//! What operators see: live counts, match time percentiles, the explanation of each offer.
+//! Operations: what operators see (live counts, match time percentiles, dead jobs, the
+//! explanation of each offer) and the readiness of the dependencies.
+//!
+//! Readiness names each dependency's state, never the error text behind it (which can carry host
+//! names and driver messages); the text goes to the log.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::TimeDelta;
 use dragoman_domain::matching::RequestId;
+use dragoman_ports::{Bus, Clock, MatchingStore, Store};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{Engine, EngineError};
+use crate::EngineError;
+use crate::jobs::JobsAdmin;
 
 /// Match time percentiles over a period.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -100,7 +107,104 @@ fn with_counts(mut body: serde_json::Value) -> serde_json::Value {
     body
 }
 
-impl Engine {
+/// One dependency's state, as /ready lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DependencyState {
+    pub name: &'static str,
+    /// `up` or `down`.
+    #[schema(example = "up")]
+    pub status: &'static str,
+    /// Why it is down: `error` (it answered with one) or `timeout` (no answer within 2 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+impl DependencyState {
+    pub fn is_up(&self) -> bool {
+        self.status == "up"
+    }
+}
+
+/// A dependency's state from its answer to a ping within [`READINESS_TIMEOUT`].
+fn dependency(
+    name: &'static str,
+    answer: Result<anyhow::Result<()>, tokio::time::error::Elapsed>,
+) -> DependencyState {
+    let reason = match answer {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(dependency = name, error = %format!("{e:#}"), "readiness: a dependency is down");
+            Some("error")
+        }
+        Err(_) => {
+            tracing::warn!(
+                dependency = name,
+                "readiness: a dependency did not answer within 2 s"
+            );
+            Some("timeout")
+        }
+    };
+    DependencyState {
+        name,
+        status: if reason.is_some() { "down" } else { "up" },
+        reason,
+    }
+}
+
+/// How long readiness waits for each dependency.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The operators' use-cases.
+#[derive(Debug)]
+pub struct Operations {
+    /// Counts, match times and explanations.
+    store: Arc<dyn MatchingStore>,
+    /// The database, pinged for readiness.
+    database: Arc<dyn Store>,
+    /// The bus, pinged for readiness (the event logs and the limiter share its backend).
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    /// The dead jobs of the overview.
+    jobs: JobsAdmin,
+}
+
+impl Operations {
+    pub fn new(
+        store: Arc<dyn MatchingStore>,
+        database: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+        jobs: JobsAdmin,
+    ) -> Self {
+        Self {
+            store,
+            database,
+            bus,
+            clock,
+            jobs,
+        }
+    }
+
+    /// Each dependency's state: the database, the cache and the bus, each given 2 s to answer.
+    pub async fn readiness(&self) -> Vec<DependencyState> {
+        let store = tokio::time::timeout(READINESS_TIMEOUT, async {
+            self.database.ping().await.map_err(anyhow::Error::from)
+        })
+        .await;
+        // The bus, the event logs and the limiter share one backend: in-process, or one Redis.
+        let bus = dependency(
+            "bus",
+            tokio::time::timeout(READINESS_TIMEOUT, self.bus.ping()).await,
+        );
+        let cache = DependencyState {
+            name: "cache",
+            ..bus.clone()
+        };
+        vec![dependency("database", store), cache, bus]
+    }
+
+    /// GET /v1/admin/overview: interpreters by status and language, waiting requests, match
+    /// times over the last hour, dead jobs.
     pub async fn overview(&self) -> Result<Overview, EngineError> {
         let now = self.clock.now();
         let mut interpreters: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
@@ -135,7 +239,7 @@ impl Engine {
                 .into_iter()
                 .map(|(l, v)| (l, MatchTimes::of(v)))
                 .collect(),
-            dead_jobs: self.dead_jobs().await,
+            dead_jobs: self.jobs.dead_jobs().await,
         })
     }
 

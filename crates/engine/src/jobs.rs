@@ -1,5 +1,5 @@
-//! What operators see of the durable job queue: jobs by state, replay of a dead job, the number
-//! of dead jobs in the overview.
+//! Jobs administration: what operators see of the durable job queue (jobs by state), replay of
+//! a dead job, and the number of dead jobs in the overview.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use dragoman_ports::{JobQueue, JobRecord, JobState, QueueError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{Engine, EngineError};
+use crate::EngineError;
 
 /// A job as GET /v1/admin/jobs lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -54,15 +54,21 @@ fn unavailable(e: QueueError) -> EngineError {
     }
 }
 
-impl Engine {
-    /// The durable job queue, if this configuration has one.
-    pub fn job_queue(&self) -> Option<&Arc<dyn JobQueue>> {
-        self.jobs.as_ref()
+/// The job administration use-cases.
+#[derive(Debug, Clone)]
+pub struct JobsAdmin {
+    /// The durable job queue; `None` where this configuration has none (then there are no jobs).
+    queue: Option<Arc<dyn JobQueue>>,
+}
+
+impl JobsAdmin {
+    pub fn new(queue: Option<Arc<dyn JobQueue>>) -> Self {
+        Self { queue }
     }
 
     /// Jobs in `state`, oldest first, at most `limit`. Without a queue there are none.
     pub async fn jobs(&self, state: JobState, limit: usize) -> Result<Vec<JobView>, EngineError> {
-        let Some(queue) = &self.jobs else {
+        let Some(queue) = &self.queue else {
             return Ok(Vec::new());
         };
         Ok(queue
@@ -77,7 +83,7 @@ impl Engine {
     /// Moves a dead job back to waiting, its attempts reset; `NotFound` unless a dead job has
     /// this id.
     pub async fn retry_dead_job(&self, id: &str) -> Result<(), EngineError> {
-        let Some(queue) = &self.jobs else {
+        let Some(queue) = &self.queue else {
             return Err(EngineError::NotFound);
         };
         if queue.retry_dead(id).await.map_err(unavailable)? {
@@ -90,8 +96,8 @@ impl Engine {
 
     /// How many jobs are dead-lettered; `None` without a queue or when it cannot be reached
     /// (the overview still answers).
-    pub(crate) async fn dead_jobs(&self) -> Option<u64> {
-        let queue = self.jobs.as_ref()?;
+    pub async fn dead_jobs(&self) -> Option<u64> {
+        let queue = self.queue.as_ref()?;
         match queue.counts().await {
             Ok(counts) => Some(counts.dead),
             Err(e) => {
@@ -99,5 +105,13 @@ impl Engine {
                 None
             }
         }
+    }
+}
+
+impl crate::Engine {
+    /// The jobs in `state` of this engine's queue, as [`JobsAdmin::jobs`] lists them: kept for
+    /// callers that hold only the engine (the app's tests); the HTTP API uses [`JobsAdmin`].
+    pub async fn jobs(&self, state: JobState, limit: usize) -> Result<Vec<JobView>, EngineError> {
+        JobsAdmin::new(self.jobs.clone()).jobs(state, limit).await
     }
 }

@@ -1,10 +1,24 @@
-//! The matching engine: the application services between the HTTP API and the ports.
+//! Dragoman's application layer: one service per concept, between the HTTP API and the ports.
 //!
-//! Every operation is a store transaction (where the rules of `dragoman_domain::matching` are
-//! applied atomically) followed by the events it causes. A background [`runner`] makes offers
-//! and settles the durable timers; each language is matched by the instance holding its lease,
-//! so that one instance's death hands the language to another within a lease's lifetime, and the
-//! store's conditional claims keep the invariants even if two instances briefly both match.
+//! Each service holds only the ports it uses, and each use-case lives in exactly one of them, so
+//! that a handler parses, authorizes, calls one method and maps the answer. What a use-case
+//! causes besides its write (an event, a cache to correct, a job to enqueue) happens inside it.
+//!
+//! | service | concept | ports held |
+//! |---|---|---|
+//! | [`accounts::Accounts`] | sign-up, login, refresh tokens, the signed-in user | `Store`, `AttemptLimiter`, `Clock`, `ObjectStorage` (avatar URLs) |
+//! | [`profiles::Profiles`] | interpreter profiles and manual status | `Store`, `PresenceRegistry`, the matching core |
+//! | [`files::Files`] | avatar and session-document uploads | `ObjectStorage`, `FileStore`, `Store`, `MatchingStore` (sessions), `JobQueue`, `AttemptLimiter`, `Clock` |
+//! | [`admin::Operations`] | overview, explanations, readiness | `MatchingStore`, `Store` (ping), `Bus` (ping), `Clock`, [`jobs::JobsAdmin`] |
+//! | [`jobs::JobsAdmin`] | jobs by state, dead job retry, dead job count | `JobQueue` |
+//! | [`Engine`] | the matching core: requests, offers, sessions, status, timers | `MatchingStore`, `Store`, `Bus`, `Clock`, `JobQueue`, `AvailabilityCache`, `ObjectStorage` |
+//!
+//! The matching core ([`Engine`]) is shared by `Arc`. Every operation is a store transaction
+//! (where the rules of `dragoman_domain::matching` are applied atomically) followed by the
+//! events it causes. A background [`runner`] makes offers and settles the durable timers; each
+//! language is matched by the instance holding its lease, so that one instance's death hands the
+//! language to another within a lease's lifetime, and the store's conditional claims keep the
+//! invariants even if two instances briefly both match.
 //!
 //! The lease holder keeps each language's interpreters in memory between rounds (`roster`) and
 //! reads again only those whose status changed (from this instance, or from any instance through
@@ -12,18 +26,22 @@
 //! a language's counts for up to a second and its hour of history for a few seconds
 //! (`requests`), so a creation reads little beyond its own write.
 
+pub mod accounts;
 pub mod admin;
 mod answers;
 mod error;
 mod events;
+pub mod files;
 pub mod gauges;
 pub mod jobs;
+pub mod profiles;
 mod requests;
 mod reused;
 mod roster;
 pub mod runner;
 mod sessions;
 mod status;
+pub mod summary;
 pub mod views;
 
 use std::collections::HashSet;
@@ -143,6 +161,11 @@ impl Engine {
         self
     }
 
+    /// The durable job queue, if this configuration has one.
+    pub fn job_queue(&self) -> Option<&Arc<dyn dragoman_ports::JobQueue>> {
+        self.jobs.as_ref()
+    }
+
     /// This instance's name (in leases and the connection registry; unique per process).
     pub fn instance_id(&self) -> &str {
         &self.settings.instance_id
@@ -197,7 +220,7 @@ impl Engine {
 
     /// An interpreter's profile was replaced (`languages` are the new profile's): matching reads
     /// them again, and the languages with a waiting request get a round.
-    pub fn profile_changed(&self, interpreter: UserId, languages: &[LanguageCode]) {
+    pub(crate) fn profile_changed(&self, interpreter: UserId, languages: &[LanguageCode]) {
         self.interpreter_changed(interpreter);
         for &language in languages {
             self.nudge_if_waiting(language);

@@ -73,7 +73,7 @@ impl Engine {
             duration_ms: (ended_at - session.started_at).num_milliseconds(),
             match_time_ms: session.match_time_ms,
         };
-        let queued = match dragoman_jobs::session_summary_job(&summary) {
+        let queued = match crate::summary::session_summary_job(&summary) {
             Ok(job) => jobs.enqueue(job).await.map_err(anyhow::Error::new),
             Err(e) => Err(e),
         };

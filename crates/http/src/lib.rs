@@ -30,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use observe::REQUEST_ID;
 pub use problem::ApiError;
-pub use state::{AppState, FilesState, HttpSettings};
+pub use state::{AppState, HttpSettings};
 pub use transport::{Transport, serve};
 
 #[derive(OpenApi)]
@@ -104,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .into();
     let body_limit = state.settings.body_limit_bytes;
     let transport = state.settings.transport;
+    let hsts = state.settings.hsts;
+    let clock = state.clock.clone();
     let routes = routes
         .route(
             "/openapi.json",
@@ -124,8 +126,10 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(transport, transport::hygiene));
     // The embedded storage's own signed upload and download URLs, under the upload timeouts; in
     // S3 mode there are none and no file byte reaches this process.
-    let routes = match state.files.local.clone() {
-        Some(local) => routes.merge(routes::objects::router(local).layer(from_fn_with_state(
+    let storage = state.storage_routes.clone();
+    let routes = routes.with_state(state);
+    let routes = match storage {
+        Some(storage) => routes.merge(storage.layer(from_fn_with_state(
             transport.for_uploads(),
             transport::hygiene,
         ))),
@@ -133,9 +137,8 @@ pub fn router(state: AppState) -> Router {
     };
     routes
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn_with_state(state.settings.hsts, secure::headers))
-        .layer(from_fn_with_state(state.clock.clone(), observe::observe))
-        .with_state(state)
+        .layer(from_fn_with_state(hsts, secure::headers))
+        .layer(from_fn_with_state(clock, observe::observe))
 }
 
 /// A handler that panicked answers 500 like any other internal failure; the process and

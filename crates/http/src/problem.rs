@@ -66,7 +66,7 @@ pub enum ApiError {
     /// 503: this instance is full or stopping; another may serve the client.
     Busy(&'static str),
     /// 503 with `Retry-After`: the password hashing budget stayed spent for the whole queue
-    /// time (auth/passwords.rs).
+    /// time (`dragoman_engine::accounts::passwords`).
     Overloaded { retry_after: Duration },
     /// 500: our fault. Logged, never shown.
     Internal(anyhow::Error),
@@ -259,16 +259,6 @@ impl From<Invalid> for ApiError {
     }
 }
 
-impl From<crate::auth::passwords::PasswordError> for ApiError {
-    fn from(e: crate::auth::passwords::PasswordError) -> Self {
-        use crate::auth::passwords::PasswordError as E;
-        match e {
-            E::Overloaded { retry_after } => ApiError::Overloaded { retry_after },
-            E::Failed(e) => ApiError::Internal(e),
-        }
-    }
-}
-
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -288,7 +278,13 @@ impl From<dragoman_engine::EngineError> for ApiError {
             E::NotFound => ApiError::NotFound,
             E::Forbidden(why) => ApiError::Forbidden(why),
             E::Conflict { slug, detail } => ApiError::Conflict { slug, detail },
+            E::Unauthenticated(why) => ApiError::Unauthenticated(why),
+            E::BadCredentials => ApiError::BadCredentials,
+            E::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            E::Overloaded { retry_after } => ApiError::Overloaded { retry_after },
             E::Store(e) => e.into(),
+            E::Unavailable(e) => ApiError::Unavailable(e),
+            E::Internal(e) => ApiError::Internal(e),
         }
     }
 }

@@ -1,17 +1,19 @@
-//! The state every handler receives: cheap to clone, one `Arc` per backend, chosen once at
-//! start-up by the binary.
+//! The state every handler receives: cheap to clone, one `Arc` per application service and per
+//! backend the gateway uses, chosen once at start-up by the binary.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dragoman_engine::Engine;
-use dragoman_objects_local::LocalObjects;
-use dragoman_ports::{
-    AttemptLimiter, Bus, Clock, FileStore, JobQueue, ObjectStorage, PresenceRegistry, Store,
-};
+use dragoman_engine::accounts::Accounts;
+use dragoman_engine::admin::Operations;
+use dragoman_engine::files::Files;
+use dragoman_engine::jobs::JobsAdmin;
+use dragoman_engine::profiles::Profiles;
+use dragoman_ports::{Bus, Clock, PresenceRegistry};
 use dragoman_telemetry::PrometheusHandle;
 
-use crate::auth::{AddressLimit, PasswordBudget, Passwords, Tokens};
+use crate::auth::{AddressLimit, PasswordBudget, Tokens};
 use crate::ws::WsSettings;
 use crate::ws::hub::Hub;
 
@@ -40,7 +42,7 @@ pub struct HttpSettings {
     /// recently used (REFRESH_FAMILIES_PER_USER).
     pub refresh_families_per_user: u32,
     /// Concurrent password hashes and the longest wait for one (PASSWORD_HASH_CONCURRENCY,
-    /// PASSWORD_HASH_QUEUE_MS); read by the binary when it builds [`Passwords`].
+    /// PASSWORD_HASH_QUEUE_MS); read by the binary when it builds the accounts' `Passwords`.
     pub password_budget: PasswordBudget,
 }
 
@@ -62,15 +64,22 @@ impl Default for HttpSettings {
     }
 }
 
-/// Shared application state.
+/// Shared application state: the application services the routes call, and what the WebSocket
+/// gateway and the envelope need. No store is here: routes reach data through a service.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    /// The matching core: requests, offers, sessions (and this instance's name).
     pub engine: Arc<Engine>,
-    pub limiter: Arc<dyn AttemptLimiter>,
+    /// Sign-up, login, refresh tokens and the signed-in user.
+    pub accounts: Arc<Accounts>,
+    /// Interpreter profiles and manual statuses.
+    pub profiles: Arc<Profiles>,
+    /// The operators' views: overview, explanations, readiness.
+    pub operations: Arc<Operations>,
+    /// The durable job queue as operators see it.
+    pub jobs: Arc<JobsAdmin>,
     pub clock: Arc<dyn Clock>,
     pub tokens: Arc<Tokens>,
-    pub passwords: Passwords,
     pub metrics: PrometheusHandle,
     pub settings: Arc<HttpSettings>,
     /// The events relayed to WebSockets (the engine publishes on the same bus).
@@ -82,26 +91,10 @@ pub struct AppState {
     /// Which instances hold which users' WebSockets.
     pub connections: Arc<dyn dragoman_ports::ConnectionRegistry>,
     pub ws: WsSettings,
-    pub files: FilesState,
-}
-
-/// What the file endpoints need: the storage, the records of uploads, and the queue that
-/// removes abandoned ones.
-#[derive(Debug, Clone)]
-pub struct FilesState {
-    pub objects: Arc<dyn ObjectStorage>,
-    pub records: Arc<dyn FileStore>,
-    /// `None` (only where a test builds the state without a queue): abandoned uploads are left to
-    /// the bucket's lifecycle rule.
-    pub jobs: Option<Arc<dyn JobQueue>>,
-    /// The embedded storage, whose signed upload and download routes this server mounts.
-    pub local: Option<LocalObjects>,
-    /// An upload not completed within this is removed.
-    pub abandon_after: Duration,
-    /// Documents a session may have, pending ones included (`DOCUMENTS_PER_SESSION`): bounds
-    /// what one participant can store on one session.
-    pub documents_per_session: u32,
-    /// Upload URLs one user may be handed per hour (`UPLOAD_URLS_PER_HOUR`), counted by the
-    /// attempt limiter (on Redis across the fleet): each URL is a record, a job and up to 20 MiB.
-    pub upload_urls_per_hour: u32,
+    /// Avatar and session-document uploads.
+    pub files: Arc<Files>,
+    /// The embedded storage's own signed upload and download routes, built by the binary from
+    /// that adapter and mounted beside the API under the upload timeouts; `None` in S3 mode,
+    /// where the URLs point at the bucket and no file byte reaches this process.
+    pub storage_routes: Option<axum::Router>,
 }

@@ -23,7 +23,7 @@ async fn local() -> (
         Arc::new(SystemClock),
     )
     .expect("the storage opens");
-    let app = dragoman_http::routes::objects::router::<()>(objects.clone());
+    let app = dragoman_objects_local::routes::router::<()>(objects.clone());
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -35,7 +35,7 @@ async fn a_20_mib_upload_is_streamed_not_buffered() {
         Arc::new(SystemClock),
     )
     .expect("the storage opens");
-    let app = dragoman_http::routes::objects::router::<()>(objects.clone());
+    let app = dragoman_objects_local::routes::router::<()>(objects.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

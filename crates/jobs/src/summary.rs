@@ -2,22 +2,13 @@
 
 use std::sync::Arc;
 
-use dragoman_ports::{Delivery, JobEffects, NewJob, SessionSummary};
+use dragoman_ports::{Delivery, JobEffects, SessionSummary};
 
 use crate::{Handler, Policy};
 
-/// The job type.
-pub const SESSION_SUMMARY: &str = "session-summary";
-
-/// The job for `summary`: its key is the session's, so ending a session twice (or enqueueing
-/// its summary twice) writes one summary.
-pub fn session_summary_job(summary: &SessionSummary) -> anyhow::Result<NewJob> {
-    Ok(NewJob::new(
-        SESSION_SUMMARY,
-        format!("{SESSION_SUMMARY}:{}", summary.session_id),
-        serde_json::to_value(summary)?,
-    ))
-}
+/// The job's type and constructor belong to the use-case that enqueues it (ending a session);
+/// they are re-exported here for the relay and for callers that only know the worker.
+pub use dragoman_engine::summary::{SESSION_SUMMARY, session_summary_job};
 
 /// Writes the summary and the job key's run record in one store transaction.
 #[derive(Debug)]

@@ -7,6 +7,7 @@
 //! renamed into `data/` only once every declared byte has arrived: a reader sees the whole object
 //! or none. One instance only: a fleet uses S3.
 
+pub mod routes;
 pub mod signing;
 mod upload;
 

@@ -1,9 +1,10 @@
-//! Credentials: password hashing, access tokens and refresh tokens.
+//! Credentials at the API's edge: the access tokens it signs and verifies. Password hashing and
+//! attempt limits are the accounts service's (`dragoman_engine::accounts`), re-exported here for
+//! the binary that configures them.
 
-pub mod limits;
-pub mod passwords;
 pub mod tokens;
 
-pub use limits::AddressLimit;
-pub use passwords::{PasswordBudget, PasswordError, Passwords};
+pub use dragoman_engine::accounts::{
+    AddressLimit, PasswordBudget, PasswordError, Passwords, limits, passwords,
+};
 pub use tokens::Tokens;

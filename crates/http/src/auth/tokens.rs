@@ -1,14 +1,12 @@
-//! Access tokens (short-lived JWTs, HS256) and refresh tokens (opaque, stored hashed).
+//! Access tokens (short-lived JWTs, HS256): the bearer credential of the HTTP API. Refresh tokens
+//! (opaque, stored hashed) belong to the accounts service (`dragoman_engine::accounts`).
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use dragoman_domain::{Role, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::extract::Caller;
@@ -113,18 +111,6 @@ impl Tokens {
     }
 }
 
-/// A new opaque refresh token: 256 random bits, URL-safe base64.
-pub fn new_refresh_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What the store keeps of a refresh token.
-pub fn refresh_token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,13 +160,5 @@ mod tests {
             .expect("signed");
         assert!(t.verify_access(&foreign).is_err());
         assert!(t.verify_access("not.a.jwt").is_err());
-    }
-
-    #[test]
-    fn refresh_tokens_are_random_and_hashed() {
-        let a = new_refresh_token();
-        assert_ne!(a, new_refresh_token());
-        assert_eq!(refresh_token_hash(&a).len(), 32);
-        assert_ne!(refresh_token_hash(&a), a.as_bytes());
     }
 }

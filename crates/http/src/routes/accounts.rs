@@ -1,19 +1,18 @@
-//! Accounts: sign-up, login, token refresh and logout, and the caller's own user.
+//! Accounts: sign-up, login, token refresh and logout, and the caller's own user. The use-cases
+//! are the accounts service's (`dragoman_engine::accounts`); these routes parse the bodies, call
+//! it, and sign the access token that goes with each sign-in.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use dragoman_domain::{DisplayName, Email, Password, Role, SignupRole, User, UserId};
-use dragoman_ports::store::NextRefreshToken;
-use dragoman_ports::{NewRefreshToken, NewUser, RotateOutcome, StoreError};
+use dragoman_domain::{DisplayName, Email, Password, SignupRole};
+use dragoman_engine::accounts::{Account, SignedIn, Signup};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::limits::LoginLimits;
-use crate::auth::tokens::{new_refresh_token, refresh_token_hash};
 use crate::extract::{Caller, ClientIp, Json};
 use crate::problem::{ApiError, Checks, Problem};
 use crate::state::AppState;
@@ -40,10 +39,14 @@ pub struct UserView {
     pub created_at: DateTime<Utc>,
 }
 
-impl UserView {
-    /// The user as clients see it; `avatar_url` is a download URL signed for 300 s.
-    pub async fn of(state: &AppState, u: User) -> Self {
-        let avatar_url = crate::routes::files::avatar_url(&state.files, &u).await;
+/// The user as clients see it; `avatar_url` is a download URL signed for 300 s.
+impl From<Account> for UserView {
+    fn from(
+        Account {
+            user: u,
+            avatar_url,
+        }: Account,
+    ) -> Self {
         Self {
             id: u.id.0,
             email: u.email.as_str().to_owned(),
@@ -96,41 +99,16 @@ pub struct RefreshBody {
 /// huge body cannot buy a long hash computation.
 const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
-/// Issues an access token and a refresh token of a new family (sign-up and login), then revokes
-/// the user's least recently used families beyond REFRESH_FAMILIES_PER_USER.
-async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, ApiError> {
-    let now = state.clock.now();
-    let refresh_token = new_refresh_token();
-    state
-        .store
-        .insert_refresh_token(NewRefreshToken {
-            id: Uuid::now_v7(),
-            user_id: user.id,
-            family_id: Uuid::now_v7(),
-            token_hash: refresh_token_hash(&refresh_token),
-            created_at: now,
-            expires_at: now + state.tokens.refresh_ttl,
-        })
-        .await?;
-    state
-        .store
-        .cap_refresh_families(user.id, state.settings.refresh_families_per_user, now)
-        .await?;
-    respond(state, user, refresh_token, now).await
-}
-
-async fn respond(
-    state: &AppState,
-    user: User,
-    refresh_token: String,
-    now: DateTime<Utc>,
-) -> Result<AuthResponse, ApiError> {
+/// The answer to a sign-in: the account service's refresh token, with an access token signed
+/// here for the instant of the sign-in.
+fn signed_in(state: &AppState, signed: SignedIn) -> Result<AuthResponse, ApiError> {
+    let user = &signed.account.user;
     Ok(AuthResponse {
-        access_token: state.tokens.issue_access(user.id, user.role, now)?,
-        refresh_token,
+        access_token: state.tokens.issue_access(user.id, user.role, signed.at)?,
+        refresh_token: signed.refresh_token,
         expires_in: state.tokens.access_ttl.as_secs(),
         token_type: "Bearer",
-        user: UserView::of(state, user).await,
+        user: signed.account.into(),
     })
 }
 
@@ -156,43 +134,14 @@ async fn signup(
         checks.check(SignupRole::parse(&body.role)),
     );
     let (email, password, display_name, role) = checks.finish(parsed)?;
-    // Counted once the values are valid, before the hash: a taken e-mail counts too, so the
-    // limit also bounds probing which addresses have accounts.
-    let attempt = state
-        .settings
-        .signup_limit
-        .reserve(state.limiter.as_ref(), ip)
-        .await?;
-    let password_hash = match state.passwords.hash(&password).await {
-        Ok(hash) => hash,
-        Err(e) => {
-            // Not the caller's doing: the attempt is given back.
-            attempt.release(state.limiter.as_ref()).await;
-            return Err(e.into());
-        }
+    let signup = Signup {
+        email,
+        password,
+        display_name,
+        role,
     };
-    let user = state
-        .store
-        .create_user(NewUser {
-            id: UserId(Uuid::now_v7()),
-            email,
-            password_hash,
-            display_name,
-            role: Role::from(role),
-            created_at: state.clock.now(),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { constraint } if constraint == "users_email_key" => {
-                ApiError::conflict("email-taken", "an account with this e-mail address exists")
-            }
-            other => other.into(),
-        })?;
-    tracing::info!(userId = %user.id, role = user.role.as_str(), "User signed up");
-    Ok((
-        StatusCode::CREATED,
-        Json(start_session(&state, user).await?),
-    ))
+    let signed = state.accounts.signup(ip, signup).await?;
+    Ok((StatusCode::CREATED, Json(signed_in(&state, signed)?)))
 }
 
 /// Signs in with e-mail and password.
@@ -216,42 +165,8 @@ async fn login(
             "is longer than any valid password",
         ));
     }
-    let settings = &state.settings;
-    let limits = LoginLimits {
-        per_account: settings.login_failures_per_account,
-        per_address: settings.login_failures_per_address,
-        window: settings.login_window,
-    };
-    let limiter = state.limiter.as_ref();
-    // Counted before the password is checked, so concurrent guesses cannot pass the limit.
-    let attempt = limits.reserve(limiter, &email, ip).await?;
-    let checked = async {
-        let record = state.store.user_by_email(&email).await?;
-        let verified = state
-            .passwords
-            .verify(
-                &body.password,
-                record.as_ref().map(|r| r.password_hash.as_str()),
-            )
-            .await?;
-        Ok::<_, ApiError>(record.filter(|_| verified))
-    }
-    .await;
-    let record = match checked {
-        Ok(Some(record)) => record,
-        Ok(None) => {
-            attempt.failed();
-            tracing::info!(client_ip = %ip, "Login failed");
-            return Err(ApiError::BadCredentials);
-        }
-        Err(e) => {
-            attempt.abandoned(limiter).await;
-            return Err(e);
-        }
-    };
-    attempt.succeeded(limiter).await?;
-    tracing::info!(userId = %record.user.id, "User logged in");
-    Ok(Json(start_session(&state, record.user).await?))
+    let signed = state.accounts.login(ip, &email, &body.password).await?;
+    Ok(Json(signed_in(&state, signed)?))
 }
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once; presenting one
@@ -265,40 +180,8 @@ async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshBody>,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    let now = state.clock.now();
-    let next_token = new_refresh_token();
-    let outcome = state
-        .store
-        .rotate_refresh_token(
-            &refresh_token_hash(&body.refresh_token),
-            NextRefreshToken {
-                id: Uuid::now_v7(),
-                token_hash: refresh_token_hash(&next_token),
-                expires_at: now + state.tokens.refresh_ttl,
-            },
-            now,
-        )
-        .await?;
-    let user_id = match outcome {
-        RotateOutcome::Rotated { user_id } => user_id,
-        RotateOutcome::Reused { user_id } => {
-            tracing::warn!(userId = %user_id, "Refresh token reused; its family is revoked");
-            return Err(ApiError::Unauthenticated(
-                "this refresh token was already used; every session from the same login is now signed out",
-            ));
-        }
-        RotateOutcome::Invalid => {
-            return Err(ApiError::Unauthenticated(
-                "the refresh token is unknown or expired",
-            ));
-        }
-    };
-    let user = state
-        .store
-        .user(user_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
-    Ok(Json(respond(&state, user, next_token, now).await?))
+    let signed = state.accounts.refresh(&body.refresh_token).await?;
+    Ok(Json(signed_in(&state, signed)?))
 }
 
 /// Signs out: the refresh token and every token of its family stop working.
@@ -308,10 +191,7 @@ async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .revoke_refresh_family(&refresh_token_hash(&body.refresh_token), state.clock.now())
-        .await?;
+    state.accounts.logout(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -322,10 +202,5 @@ async fn logout(
         (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
-    let user = state
-        .store
-        .user(caller.id)
-        .await?
-        .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
-    Ok(Json(UserView::of(&state, user).await))
+    Ok(Json(state.accounts.me(caller.id).await?.into()))
 }

@@ -53,12 +53,7 @@ pub async fn asset(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = asset_key(&path).ok_or(ApiError::NotFound)?;
-    let object = state
-        .files
-        .objects
-        .get(&key)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let object = state.files.asset(&key).await?;
     let etag = object
         .meta
         .etag

@@ -44,7 +44,7 @@ async fn overview(
     State(state): State<AppState>,
     _admin: AdminCaller,
 ) -> Result<Json<Overview>, ApiError> {
-    Ok(Json(state.engine.overview().await?))
+    Ok(Json(state.operations.overview().await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +66,6 @@ async fn explanation(
     PathId(id): PathId,
 ) -> Result<Json<ExplanationList>, ApiError> {
     Ok(Json(ExplanationList {
-        items: state.engine.explanations(RequestId(id)).await?,
+        items: state.operations.explanations(RequestId(id)).await?,
     }))
 }

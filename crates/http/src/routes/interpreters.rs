@@ -154,17 +154,8 @@ async fn put_profile(
     Json(body): Json<ProfileView>,
 ) -> Result<Json<ProfileView>, ApiError> {
     let profile = parse_profile(&body)?;
-    let saved = state
-        .store
-        .put_profile(caller.id, &profile, state.clock.now())
-        .await?;
-    let profile = saved
-        .profile
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("a saved profile reads back empty"))?;
-    let languages: Vec<_> = profile.languages().iter().map(|l| l.code).collect();
-    state.engine.profile_changed(caller.id, &languages);
-    Ok(Json(profile.into()))
+    let saved = state.profiles.replace(caller.id, &profile).await?;
+    Ok(Json((&saved).into()))
 }
 
 /// The caller's profile and status.
@@ -177,11 +168,7 @@ async fn get_profile(
     State(state): State<AppState>,
     InterpreterCaller(caller): InterpreterCaller,
 ) -> Result<Json<InterpreterView>, ApiError> {
-    let record = state
-        .store
-        .interpreter(caller.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let record = state.profiles.of(caller.id).await?;
     Ok(Json(InterpreterView {
         profile: record.profile.as_ref().map(ProfileView::from),
         status: status_view(&record),
@@ -203,17 +190,7 @@ async fn put_status(
     Json(body): Json<StatusBody>,
 ) -> Result<Json<StatusView>, ApiError> {
     let wanted = InterpreterStatus::parse_manual(&body.status)?;
-    let view = state.engine.set_status(caller.id, wanted).await?;
-    if wanted != InterpreterStatus::Offline {
-        // The grace period starts now for an interpreter who has not connected yet.
-        if let Err(e) = state
-            .presence
-            .touch(&[caller.id], state.ws.presence_grace)
-            .await
-        {
-            tracing::warn!(error = %e, "could not mark an interpreter present");
-        }
-    }
+    let view = state.profiles.set_status(caller.id, wanted).await?;
     Ok(Json(StatusView {
         status: view.status,
         since: view.since,

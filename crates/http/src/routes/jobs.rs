@@ -101,7 +101,7 @@ async fn list(
     };
     let (job_state, limit, position) = checks.finish((job_state, limit, position))?;
     // One more than the page, to know whether another follows.
-    let listed = state.engine.jobs(job_state, position + limit + 1).await?;
+    let listed = state.jobs.jobs(job_state, position + limit + 1).await?;
     let more = listed.len() > position + limit;
     let items: Vec<JobView> = listed.into_iter().skip(position).take(limit).collect();
     let next = position + limit;
@@ -132,6 +132,6 @@ async fn retry(
     if id.is_empty() || id.len() > 128 {
         return Err(ApiError::NotFound);
     }
-    state.engine.retry_dead_job(&id).await?;
+    state.jobs.retry_dead_job(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -6,7 +6,6 @@ pub mod availability;
 pub mod files;
 pub mod interpreters;
 pub mod jobs;
-pub mod objects;
 pub mod offers;
 pub mod operations;
 pub mod requests;

@@ -1,14 +1,15 @@
 //! Operations: the load balancer's health check, readiness, metrics.
 //!
 //! /metrics is kept off the public listener: it is served on its own port (METRICS_PORT, see
-//! [`metrics_router`]), and on the public one only to a bearer of METRICS_TOKEN. /ready names
-//! each dependency's state, never the error text behind it (which can carry host names and
-//! driver messages); the text goes to the log.
+//! [`metrics_router`]), and on the public one only to a bearer of METRICS_TOKEN. /ready answers
+//! the operations service's readiness: each dependency's state, never the error text behind it
+//! (which can carry host names and driver messages); the text goes to the log.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use dragoman_engine::admin::DependencyState;
 use dragoman_telemetry::PrometheusHandle;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -40,17 +41,6 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DependencyState {
-    pub name: &'static str,
-    /// `up` or `down`.
-    #[schema(example = "up")]
-    pub status: &'static str,
-    /// Why it is down: `error` (it answered with one) or `timeout` (no answer within 2 s).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     /// `ready` or `not_ready`.
@@ -65,41 +55,8 @@ pub struct Readiness {
         (status = 503, description = "a dependency is down or does not answer", body = Readiness),
     ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let timeout = std::time::Duration::from_secs(2);
-    let state_of =
-        |name: &'static str, result: Result<anyhow::Result<()>, tokio::time::error::Elapsed>| {
-            let reason = match result {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => {
-                    tracing::warn!(dependency = name, error = %format!("{e:#}"), "readiness: a dependency is down");
-                    Some("error")
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        dependency = name,
-                        "readiness: a dependency did not answer within 2 s"
-                    );
-                    Some("timeout")
-                }
-            };
-            DependencyState {
-                name,
-                status: if reason.is_some() { "down" } else { "up" },
-                reason,
-            }
-        };
-    let store = tokio::time::timeout(timeout, async {
-        state.store.ping().await.map_err(anyhow::Error::from)
-    })
-    .await;
-    // The bus, the event logs and the limiter share one backend: in-process, or one Redis.
-    let bus = state_of("bus", tokio::time::timeout(timeout, state.bus.ping()).await);
-    let cache = DependencyState {
-        name: "cache",
-        ..bus.clone()
-    };
-    let dependencies = vec![state_of("database", store), cache, bus];
-    let all_up = dependencies.iter().all(|d| d.status == "up");
+    let dependencies = state.operations.readiness().await;
+    let all_up = dependencies.iter().all(DependencyState::is_up);
     let code = if all_up {
         StatusCode::OK
     } else {

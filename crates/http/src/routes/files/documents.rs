@@ -1,25 +1,24 @@
 //! Documents of a session (PDF, JPEG or PNG, at most 20 MiB), for its two participants only.
 //!
 //! A session has at most `DOCUMENTS_PER_SESSION` documents (pending uploads included), and its
-//! documents are open from its start until [`OPEN_AFTER_END`] after it ends: then asking for an
+//! documents are open from its start until `OPEN_AFTER_END` after it ends: then asking for an
 //! upload URL, completing an upload, listing and reading its documents (and so getting download
 //! URLs) all answer 409 `documents-closed`. The records and objects stay (for retention and
-//! support); the participants no longer reach them.
+//! support); the participants no longer reach them. Those rules are the files service's
+//! (`dragoman_engine::files`); these routes parse, call it and answer.
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use chrono::{DateTime, TimeDelta, Utc};
-use dragoman_domain::matching::SessionId;
-use dragoman_engine::views::SessionView;
-use dragoman_ports::{DocumentRecord, DocumentStatus, PendingUpload};
+use chrono::{DateTime, Utc};
+use dragoman_engine::files::{Document, NewDocument};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{DOCUMENT, UploadView, count_upload_url, download_url, hand_out, key, verify};
+use super::{DOCUMENT, UploadView};
 use crate::extract::{Caller, Json, PathId};
 use crate::problem::{ApiError, Checks, Problem};
 use crate::routes::sessions::PageQuery;
@@ -51,14 +50,13 @@ pub struct DocumentView {
     pub download_url: Option<String>,
 }
 
-impl DocumentView {
-    async fn of(state: &AppState, d: DocumentRecord) -> Self {
-        let download_url = match d.status {
-            DocumentStatus::Ready => {
-                download_url(state.files.objects.as_ref(), &d.object_key).await
-            }
-            DocumentStatus::Pending => None,
-        };
+impl From<Document> for DocumentView {
+    fn from(
+        Document {
+            record: d,
+            download_url,
+        }: Document,
+    ) -> Self {
         Self {
             id: d.id,
             session_id: d.session_id,
@@ -119,31 +117,6 @@ impl<S: Send + Sync> FromRequestParts<S> for DocumentPath {
     }
 }
 
-/// How long after its end a session's documents can still be uploaded, listed and downloaded.
-pub const OPEN_AFTER_END: TimeDelta = TimeDelta::hours(1);
-
-/// 404 unless the caller is one of the session's two participants; 409 `documents-closed` once
-/// the session ended more than [`OPEN_AFTER_END`] ago.
-async fn participant(
-    state: &AppState,
-    caller: Caller,
-    session: Uuid,
-) -> Result<SessionView, ApiError> {
-    let view = state
-        .engine
-        .visible_session(SessionId(session), caller.id, false)
-        .await?;
-    if let Some(ended_at) = view.ended_at
-        && state.clock.now() > ended_at + OPEN_AFTER_END
-    {
-        return Err(ApiError::conflict(
-            "documents-closed",
-            "the session ended more than an hour ago: its documents can no longer be uploaded, listed or downloaded",
-        ));
-    }
-    Ok(view)
-}
-
 fn check_filename(checks: &mut Checks, filename: &str) {
     let length = filename.chars().count();
     if !(1..=255).contains(&length) || filename.trim().is_empty() {
@@ -180,45 +153,20 @@ async fn request_upload(
     let spec = DOCUMENT.check(&mut checks, &body.content_type, body.size_bytes);
     checks.done()?;
     let PathId(session_id) = session_id?;
-    participant(&state, caller, session_id).await?;
-    let quota = state.files.documents_per_session;
-    let existing = state
-        .files
-        .records
-        .documents_of_session(session_id, None, quota)
-        .await?;
-    if existing.len() >= quota as usize {
-        return Err(ApiError::conflict(
-            "document-quota",
-            format!("this session already has {quota} documents, the most it may have"),
-        ));
-    }
-    count_upload_url(&state, caller.id).await?;
-    let id = Uuid::now_v7();
-    let object_key = key(format!("sessions/{session_id}/documents/{id}"))?;
-    let record = DocumentRecord {
-        id,
-        session_id,
-        uploader_id: caller.id,
+    let document = NewDocument {
         filename: body.filename,
-        content_type: spec.content_type.clone(),
-        size_bytes: spec.content_length,
-        object_key: object_key.to_string(),
-        status: DocumentStatus::Pending,
-        created_at: state.clock.now(),
-        ready_at: None,
+        spec,
     };
-    state.files.records.create_document(&record).await?;
-    let pending = PendingUpload::Document {
-        session_id,
-        document_id: id,
-        key: record.object_key.clone(),
-    };
-    let upload = hand_out(&state, &object_key, &spec, pending).await?;
-    let document = DocumentView::of(&state, record).await;
+    let (document, upload) = state
+        .files
+        .document_upload(caller.id, session_id, document)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(DocumentUpload { document, upload }),
+        Json(DocumentUpload {
+            document: document.into(),
+            upload: upload.into(),
+        }),
     ))
 }
 
@@ -235,30 +183,11 @@ async fn complete(
     caller: Caller,
     path: DocumentPath,
 ) -> Result<Json<DocumentView>, ApiError> {
-    participant(&state, caller, path.session).await?;
-    let files = &state.files;
-    let mut document = files
-        .records
-        .document(path.session, path.document)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if document.status == DocumentStatus::Pending {
-        let object_key = key(document.object_key.clone())?;
-        verify(
-            files.objects.as_ref(),
-            &object_key,
-            &document.content_type,
-            document.size_bytes,
-        )
-        .await?
-        .map_err(|e| e.into_conflict())?;
-        let now = state.clock.now();
-        files.records.mark_document_ready(document.id, now).await?;
-        document.status = DocumentStatus::Ready;
-        document.ready_at = Some(now);
-        tracing::info!(sessionId = %path.session, documentId = %path.document, "Document ready");
-    }
-    Ok(Json(DocumentView::of(&state, document).await))
+    let document = state
+        .files
+        .complete_document(caller.id, path.session, path.document)
+        .await?;
+    Ok(Json(document.into()))
 }
 
 /// The session's documents, oldest first; each ready one with a download URL valid 300 s.
@@ -288,20 +217,14 @@ async fn list(
                 .map_err(|_| ApiError::invalid("cursor", "is not a cursor this API gave"))?,
         ),
     };
-    participant(&state, caller, session_id).await?;
-    let records = state
+    let page = state
         .files
-        .records
-        .documents_of_session(session_id, after, limit)
+        .documents(caller.id, session_id, after, limit)
         .await?;
-    let next_cursor = (records.len() == limit as usize)
-        .then(|| records.last().map(|d| d.id.to_string()))
-        .flatten();
-    let mut items = Vec::with_capacity(records.len());
-    for record in records {
-        items.push(DocumentView::of(&state, record).await);
-    }
-    Ok(Json(DocumentPage { items, next_cursor }))
+    Ok(Json(DocumentPage {
+        items: page.items.into_iter().map(DocumentView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.to_string()),
+    }))
 }
 
 /// One document of the session, with a fresh download URL once ready.
@@ -317,12 +240,9 @@ async fn read(
     caller: Caller,
     path: DocumentPath,
 ) -> Result<Json<DocumentView>, ApiError> {
-    participant(&state, caller, path.session).await?;
     let document = state
         .files
-        .records
-        .document(path.session, path.document)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(DocumentView::of(&state, document).await))
+        .document(caller.id, path.session, path.document)
+        .await?;
+    Ok(Json(document.into()))
 }

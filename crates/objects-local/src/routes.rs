@@ -10,18 +10,22 @@
 //!
 //! Bodies are streamed: an upload goes to disk chunk by chunk with its length enforced as it
 //! arrives, a download is read from disk chunk by chunk. Neither is ever held whole in memory.
+//!
+//! These routes are this storage's own protocol (as S3's is the bucket's), so they live with the
+//! adapter: the binary mounts them beside the API, which never sees the adapter. Refusals are
+//! answered in the API's RFC 9457 shape (`urn:dragoman:problem:<slug>`, see [`problem`]), so a
+//! client handles them like any other answer.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
-use dragoman_objects_local::{LocalObjects, Refusal, UploadRequest};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::io::ReaderStream;
 
-use crate::ApiError;
+use crate::{LocalObjects, Refusal, UploadRequest};
 
 /// The query string of a signed URL.
 #[derive(Debug, Deserialize)]
@@ -40,28 +44,81 @@ pub fn router<S: Clone + Send + Sync + 'static>(objects: LocalObjects) -> Router
         .with_state(objects)
 }
 
+/// The body of a refusal: the API's problem details (`application/problem+json`).
+#[derive(Debug, Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+}
+
+/// A refusal answered as problem details, with the API's slug and title for its status.
+fn problem(status: StatusCode, slug: &str, title: &'static str, detail: String) -> Response {
+    let body = Problem {
+        kind: format!("urn:dragoman:problem:{slug}"),
+        title,
+        status: status.as_u16(),
+        detail,
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+fn forbidden(why: &'static str) -> Response {
+    problem(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Not allowed",
+        why.to_owned(),
+    )
+}
+
 fn refusal(refusal: Refusal) -> Response {
     match refusal {
-        Refusal::Forbidden(why) => ApiError::Forbidden(why).into_response(),
-        Refusal::NotFound => ApiError::NotFound.into_response(),
-        Refusal::Sealed => ApiError::conflict(
+        Refusal::Forbidden(why) => forbidden(why),
+        Refusal::NotFound => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such resource".to_owned(),
+        ),
+        Refusal::Sealed => problem(
+            StatusCode::CONFLICT,
             "upload-sealed",
-            "this upload was completed: its URL can no longer replace it",
-        )
-        .into_response(),
+            "Conflict with the current state",
+            "this upload was completed: its URL can no longer replace it".to_owned(),
+        ),
         Refusal::LengthRequired => {
             (StatusCode::LENGTH_REQUIRED, "Content-Length is required").into_response()
         }
-        e @ (Refusal::LengthMismatch { .. } | Refusal::Interrupted(_)) => {
-            ApiError::Malformed(e.to_string()).into_response()
+        e @ (Refusal::LengthMismatch { .. } | Refusal::Interrupted(_)) => problem(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "Malformed request body",
+            e.to_string(),
+        ),
+        Refusal::Backend(e) => {
+            // Ours, not the client's: logged with its cause, answered without it.
+            tracing::error!(error = %format!("{e:#}"), "request failed");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the server failed; the failure is logged".to_owned(),
+            )
         }
-        Refusal::Backend(e) => ApiError::Internal(e).into_response(),
     }
 }
 
 /// A query that does not parse is a URL we never signed.
 fn not_signed() -> Response {
-    ApiError::Forbidden("the URL is not signed").into_response()
+    forbidden("the URL is not signed")
 }
 
 async fn upload(

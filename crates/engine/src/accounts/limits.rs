@@ -17,7 +17,7 @@ use std::time::Duration;
 use dragoman_domain::Email;
 use dragoman_ports::AttemptLimiter;
 
-use crate::problem::ApiError;
+use crate::EngineError;
 
 /// The address an attempt is counted against. IPv6 clients are counted by their /64, the block
 /// one subscriber is usually given (any address in it costs them nothing to use); an
@@ -64,10 +64,10 @@ impl AddressLimit {
         &self,
         limiter: &dyn AttemptLimiter,
         ip: IpAddr,
-    ) -> Result<Reserved, ApiError> {
+    ) -> Result<Reserved, EngineError> {
         let key = format!("{}:address:{}", self.action, address_bucket(ip));
         match limiter.reserve(&key, self.max, self.window).await? {
-            Some(retry_after) => Err(ApiError::RateLimited { retry_after }),
+            Some(retry_after) => Err(EngineError::RateLimited { retry_after }),
             None => Ok(Reserved(vec![key])),
         }
     }
@@ -119,7 +119,7 @@ impl LoginLimits {
         limiter: &dyn AttemptLimiter,
         email: &Email,
         ip: IpAddr,
-    ) -> Result<LoginAttempt, ApiError> {
+    ) -> Result<LoginAttempt, EngineError> {
         let address = address_bucket(ip);
         let address_key = format!("login:address:{address}");
         let pair_key = format!("login:account:{}:address:{address}", email.as_str());
@@ -127,7 +127,7 @@ impl LoginLimits {
             .reserve(&address_key, self.per_address, self.window)
             .await?
         {
-            return Err(ApiError::RateLimited { retry_after });
+            return Err(EngineError::RateLimited { retry_after });
         }
         let pair = limiter
             .reserve(&pair_key, self.per_account, self.window)
@@ -136,7 +136,7 @@ impl LoginLimits {
             Reserved(vec![address_key.clone()]).release(limiter).await;
         }
         if let Some(retry_after) = pair? {
-            return Err(ApiError::RateLimited { retry_after });
+            return Err(EngineError::RateLimited { retry_after });
         }
         Ok(LoginAttempt {
             address_key,
@@ -148,7 +148,7 @@ impl LoginLimits {
 impl LoginAttempt {
     /// The password was right: this address's failures for the account are forgotten, and the
     /// attempt does not count against the address.
-    pub async fn succeeded(self, limiter: &dyn AttemptLimiter) -> Result<(), ApiError> {
+    pub async fn succeeded(self, limiter: &dyn AttemptLimiter) -> Result<(), EngineError> {
         limiter.reset(&self.pair_key).await?;
         Reserved(vec![self.address_key]).release(limiter).await;
         Ok(())

@@ -24,7 +24,7 @@ use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
-use crate::problem::ApiError;
+use crate::EngineError;
 
 /// Largest image accepted, in pixels (about 67 megapixels: beyond any phone camera).
 pub(crate) const MAX_PIXELS: usize = 64 * 1024 * 1024;
@@ -47,18 +47,18 @@ pub(crate) async fn check_object(
     objects: &dyn ObjectStorage,
     key: &ObjectKey,
     content_type: &str,
-) -> Result<Option<Result<(), String>>, ApiError> {
+) -> Result<Option<Result<(), String>>, EngineError> {
     let _turn = CHECKS
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| EngineError::Internal(e.into()))?;
     let Some(object) = objects.get(key).await? else {
         return Ok(None);
     };
     let content_type = content_type.to_owned();
     let verdict = tokio::task::spawn_blocking(move || check_now(&content_type, &object.bytes))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| EngineError::Internal(e.into()))?;
     Ok(Some(verdict))
 }
 
