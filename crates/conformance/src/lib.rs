@@ -6,8 +6,8 @@
 //! temporary directory or database alive until the test ends. Writing the suite once is what makes
 //! the embedded and the networked implementations interchangeable rather than merely similar.
 //!
-//! Beside the suites, what several crates' tests share: a process of a test's own
-//! ([`process`]).
+//! Beside the suites, what several crates' tests share: the S3 test server ([`s3_server`]) and a
+//! process of a test's own ([`process`]).
 
 pub mod availability;
 pub mod bus;
@@ -20,4 +20,5 @@ pub mod presence;
 pub mod process;
 pub mod queue;
 pub mod retention;
+pub mod s3_server;
 pub mod store;

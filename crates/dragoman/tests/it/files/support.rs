@@ -1,19 +1,13 @@
-//! Helpers: a session between two new users, uploads as the app sends them, and an s3s-fs
-//! server of the test's own.
+//! Helpers: a session between two new users, uploads as the app sends them, and the s3s-fs
+//! server of `dragoman_conformance::s3_server` (the one the S3 adapter's own tests use).
 #![allow(dead_code)]
-
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{Account, TestApp};
 
-pub const ACCESS_KEY: &str = "dragoman-files-test-key";
-pub const SECRET_KEY: &str = "dragoman-files-test-secret-0123456789";
+pub use dragoman_conformance::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
 
 /// A PNG of one grey pixel with a private ancillary chunk (`paDd`, which decoders skip) of
 /// `pad` bytes.
@@ -170,66 +164,4 @@ pub async fn fetch(url: &str) -> (StatusCode, Vec<u8>) {
     let response = reqwest::get(url).await.expect("storage answers");
     let status = response.status();
     (status, response.bytes().await.expect("a body").to_vec())
-}
-
-/// An s3s-fs server with access keys (it then verifies every signature), killed on drop.
-pub struct S3Server {
-    child: Child,
-    pub endpoint: String,
-    pub dir: tempfile::TempDir,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn binary() -> PathBuf {
-    let candidates = [
-        std::env::var_os("S3S_FS").map(PathBuf::from),
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/dragoman/bin/s3s-fs")),
-    ];
-    // Never skipped: without the server these tests fail (scripts/test installs it).
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
-        .expect("s3s-fs is not installed: run scripts/s3s-fs")
-}
-
-impl S3Server {
-    /// Starts s3s-fs with a bucket named `bucket`.
-    pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::create_dir(dir.path().join("bucket")).expect("the bucket directory");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs starts");
-        let server = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("s3s-fs did not start listening");
-    }
 }
