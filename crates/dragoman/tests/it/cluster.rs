@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use crate::stack::{Account, Api, Socket, Stack, next_of, next_within, subscribe_availability};
+use crate::common::ws::{Socket, next_of, next_within, send};
+use crate::stack::{Account, Api, Stack, subscribe_availability};
 
 const FAST: &[(&str, &str)] = &[
     ("MATCH_TICK_MS", "100"),
@@ -143,7 +144,7 @@ async fn events_cross_instances_directly_and_through_nginx() {
 
     let mut again = direct[1].connect(&client).await;
     let last = *seen.iter().max().expect("ids seen");
-    crate::stack::send(&mut again, json!({"type": "resume", "after": last})).await;
+    send(&mut again, json!({"type": "resume", "after": last})).await;
     let replayed = ids_until_quiet(&mut again, Duration::from_secs(2)).await;
     let mut sorted = replayed.clone();
     sorted.sort_unstable();
@@ -174,8 +175,19 @@ async fn a_killed_instance_leaves_its_interpreter_offline_and_unoffered() {
     let survivor = direct[0].interpreter(&["pl"]).await;
     let mut survivor_ws = direct[0].connect(&survivor).await;
     direct[0].set_status(&survivor, "available").await;
-    // Past the grace period, instance 3's renewed marks keep its interpreter available.
-    tokio::time::sleep(grace + Duration::from_secs(1)).await;
+    // Past the grace period, instance 3's renewed marks keep its interpreter available. The
+    // witness that the sweeps ran past it: an interpreter made available later, and never
+    // connected, goes offline.
+    let unconnected = direct[1].interpreter(&["cs"]).await;
+    direct[1].set_status(&unconnected, "available").await;
+    let made_available = Instant::now();
+    while direct[0].status_of(&unconnected).await != "offline" {
+        assert!(
+            made_available.elapsed() < grace + Duration::from_secs(30),
+            "an unconnected interpreter still online after the grace period plus 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(direct[0].status_of(&doomed).await, "available");
 
     stack.kill(3);
@@ -200,8 +212,34 @@ async fn a_killed_instance_leaves_its_interpreter_offline_and_unoffered() {
     direct[0].accept(&survivor, &offer).await;
     let second = direct[1].ask_for(&client, "pl").await;
     let second_id = second["id"].as_str().expect("id");
-    // Many match ticks later.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The witness that rounds of `pl` ran after the second request: a later request that only a
+    // medical interpreter can take (the second needs a general one) is offered to one.
+    let medical = direct[1].signup("interpreter").await;
+    direct[1]
+        .json(
+            Method::PUT,
+            "/v1/interpreters/me",
+            &medical.access,
+            Some(json!({
+                "languages": [{"code": "pl", "level": "professional", "certified": true}],
+                "specializations": ["medical"],
+                "modalities": ["video"],
+            })),
+        )
+        .await;
+    let mut medical_ws = direct[1].connect(&medical).await;
+    direct[1].set_status(&medical, "available").await;
+    let other_client = direct[1].signup("client").await;
+    let later = direct[1]
+        .json(
+            Method::POST,
+            "/v1/requests",
+            &other_client.access,
+            Some(json!({"language": "pl", "specialization": "medical"})),
+        )
+        .await;
+    let witnessed = next_of(&mut medical_ws, "offer.created").await;
+    assert_eq!(witnessed["data"]["request_id"], later["id"]);
     let offers: Value = direct[0]
         .json(Method::GET, "/v1/offers", &doomed.access, None)
         .await;

@@ -10,13 +10,10 @@ use dragoman_domain::UserId;
 use dragoman_ports::{AvailabilityCache, CachedStatus, ConnectionRegistry, SocketId};
 use dragoman_redis::{RedisAvailability, RedisConnections};
 use dragoman_store_postgres::testing::TestDatabase;
-use futures::StreamExt;
+use crate::common::ws::{
+    closed_with, connect, next_of, open, refused, send, still_answers, until_probe_answered, ws_url,
+};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn pair() -> (TestApp, TestApp, TestDatabase) {
     pair_in(&format!("test:{}:", uuid::Uuid::new_v4().simple())).await
@@ -54,38 +51,6 @@ async fn pair_in(prefix: &str) -> (TestApp, TestApp, TestDatabase) {
     (a, b, db)
 }
 
-async fn connect(app: &TestApp, account: &Account) -> Socket {
-    let mut request = format!("{}/v1/ws", app.base.replace("http://", "ws://"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", account.access)
-            .parse()
-            .expect("header"),
-    );
-    tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded")
-        .0
-}
-
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("open")
-            .expect("valid");
-        if let Message::Text(text) = message {
-            let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
-            if v["type"] == kind {
-                return v;
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_cross_instances_and_resume_anywhere() {
     let (a, b, _db) = pair().await;
@@ -117,32 +82,23 @@ async fn events_cross_instances_and_resume_anywhere() {
 
     // The interpreter reconnects to the other instance and resumes from the start: every event
     // it had on A, with the same ids.
+    // What A had sent before it answered a probe, and what B replays before it answers one (it
+    // answers a connection's messages in order, the replay included).
     let mut seen_on_a = vec![offer["id"].as_u64().expect("id")];
-    while let Ok(Some(Ok(Message::Text(text)))) =
-        tokio::time::timeout(Duration::from_millis(300), on_a.next()).await
-    {
-        let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
-        if let Some(id) = v["id"].as_u64() {
-            seen_on_a.push(id);
-        }
-    }
+    seen_on_a.extend(
+        until_probe_answered(&mut on_a)
+            .await
+            .iter()
+            .filter_map(|v| v["id"].as_u64()),
+    );
     drop(on_a);
     let mut on_b2 = connect(&b, &interpreter).await;
-    futures::SinkExt::send(
-        &mut on_b2,
-        Message::text(json!({"type": "resume", "after": 0}).to_string()),
-    )
-    .await
-    .expect("sent");
-    let mut replayed = Vec::new();
-    while let Ok(Some(Ok(Message::Text(text)))) =
-        tokio::time::timeout(Duration::from_millis(500), on_b2.next()).await
-    {
-        let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
-        if let Some(id) = v["id"].as_u64() {
-            replayed.push(id);
-        }
-    }
+    send(&mut on_b2, json!({"type": "resume", "after": 0})).await;
+    let replayed: Vec<u64> = until_probe_answered(&mut on_b2)
+        .await
+        .iter()
+        .filter_map(|v| v["id"].as_u64())
+        .collect();
     for id in &seen_on_a {
         assert!(
             replayed.contains(id),
@@ -200,8 +156,11 @@ async fn an_interpreter_on_a_stopped_instance_goes_offline_on_the_other() {
     let a = apps.pop().expect("a");
     let interpreter = a.interpreter_speaking(&["pl"]).await;
     let socket = connect(&a, &interpreter).await;
-    // Connected on A: B's sweeps see A's renewed mark and leave the interpreter available.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Connected on A: the sweeps see A's renewed mark and leave the interpreter available. The
+    // witness that they ran past the grace period: an interpreter made available later, and
+    // never connected, goes offline.
+    let witness = b.interpreter_speaking(&["pl"]).await;
+    b.wait_for_status(&witness, "offline").await;
     let me: Value = b
         .get_as(&interpreter.access, "/v1/interpreters/me")
         .await
@@ -292,33 +251,6 @@ async fn the_seed_cache_and_the_connection_registry_are_in_redis() {
     a.stop().await;
 }
 
-/// The close frame the server sends, within 10 s.
-async fn closed_with(socket: &mut Socket) -> (u16, String) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("closed within 10 s")
-        {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (u16::from(frame.code), frame.reason.to_string());
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("no close frame: {other:?}"),
-        }
-    }
-}
-
-/// The connection answers: an unknown message gets its `error` frame.
-async fn still_answers(socket: &mut Socket) {
-    futures::SinkExt::send(socket, Message::text(json!({"type": "ping?"}).to_string()))
-        .await
-        .expect("sent");
-    assert_eq!(
-        next_of(socket, "error").await["data"]["code"],
-        "unknown_type"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sixth_socket_closes_the_first_on_the_other_instance() {
     let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
@@ -343,7 +275,7 @@ async fn the_sixth_socket_closes_the_first_on_the_other_instance() {
     // The sixth, on B, closes the first, on A.
     let mut sixth = connect(&b, &client).await;
     let (code, reason) = closed_with(&mut sockets[0]).await;
-    assert_eq!(code, 4008, "{reason}");
+    assert_eq!(u16::from(code), 4008, "{reason}");
     for socket in sockets.iter_mut().skip(1) {
         still_answers(socket).await;
     }
@@ -368,23 +300,12 @@ async fn a_ticket_taken_on_one_instance_opens_a_socket_on_the_other_once() {
         .await
         .expect("JSON");
     let ticket = taken["ticket"].as_str().expect("a ticket");
-    let url = |app: &TestApp| {
-        format!(
-            "{}/v1/ws?ticket={ticket}",
-            app.base.replace("http://", "ws://")
-        )
-    };
-    let (mut socket, _) = tokio_tungstenite::connect_async(url(&b))
-        .await
-        .expect("upgraded on B with A's ticket");
+    let url = |app: &TestApp| ws_url(app, &format!("ticket={ticket}"));
+    // Upgraded on B with A's ticket.
+    let mut socket = open(&url(&b)).await;
     still_answers(&mut socket).await;
     for app in [&a, &b] {
-        match tokio_tungstenite::connect_async(url(app)).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), 401)
-            }
-            other => panic!("a used ticket opened a socket: {other:?}"),
-        }
+        assert_eq!(refused(&url(app)).await, 401, "a used ticket opened a socket");
     }
     a.stop().await;
     b.stop().await;

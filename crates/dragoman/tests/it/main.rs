@@ -3,9 +3,9 @@
 //! start with their module (`authz::...`, `files::s3::...`), which is what .config/nextest.toml
 //! filters on.
 //!
-//! Shared support is in `common` (the application on port 0) and `stack` (the local fleet of
-//! `deploy/local/stack`); a process of a test's own comes from `dragoman_conformance`, which the
-//! adapters' tests share.
+//! Shared support is in `common` (the application on port 0 and the WebSocket client of its
+//! gateway) and `stack` (the local fleet of `deploy/local/stack`); the S3 test server and a
+//! process of a test's own come from `dragoman_conformance`, which the adapters' tests share.
 
 mod common;
 mod stack;

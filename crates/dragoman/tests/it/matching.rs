@@ -238,10 +238,39 @@ async fn declined_offers_go_to_the_next_candidate_and_never_back(backend: Backen
         )
         .await;
     assert_eq!(declined.status(), StatusCode::NO_CONTENT);
-    // Both declined: nobody is offered it again, it waits.
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert!(app.pending_offers(&first).await.is_empty());
-    assert!(app.pending_offers(&second).await.is_empty());
+    // Both declined: nobody is offered it again, it waits. The witness that rounds of `fr` ran
+    // after the declines (an instance runs them one after another): a later request is offered
+    // to one of the two, and that is the only offer either holds.
+    let other = app.signup("client").await;
+    let later: Value = app
+        .post_as(
+            &other.access,
+            "/v1/requests",
+            &json!({"language": "fr", "specialization": "medical", "modality": "audio"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.pending_offers(&first).await.is_empty()
+        && app.pending_offers(&second).await.is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the later request was offered to nobody"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Read again, both after the witness: an offer of the declined request, which comes first
+    // in the queue, would have been made before it.
+    let mut held = app.pending_offers(&first).await;
+    held.extend(app.pending_offers(&second).await);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        held[0]["request_id"], later["id"],
+        "the declined request was offered again"
+    );
     let waiting: Value = app
         .get_as(
             &client.access,

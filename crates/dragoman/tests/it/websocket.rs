@@ -5,76 +5,15 @@
 use std::time::Duration;
 
 use crate::common::{Account, Backend, TestApp, expect_problem, settings, spawn_app, spawn_with};
+use crate::common::ws::{
+    WAIT, closed_with, connect, next, next_of, open, refused, send, still_answers,
+    upgrade, ws_url,
+};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp, account: &Account) -> Socket {
-    let url = format!("{}/v1/ws", app.base.replace("http://", "ws://"));
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", account.access)
-            .parse()
-            .expect("header"),
-    );
-    tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded")
-        .0
-}
-
-/// The next JSON text frame within 10 s (pings are skipped).
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("the socket is open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-/// Frames until one of `kind`.
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let frame = next(socket).await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
-
-/// The close frame the server sends, within 10 s.
-async fn closed_with(socket: &mut Socket) -> (CloseCode, String) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("closed within 10 s")
-        {
-            Some(Ok(Message::Close(Some(frame)))) => return (frame.code, frame.reason.to_string()),
-            Some(Ok(_)) => continue,
-            other => panic!("no close frame: {other:?}"),
-        }
-    }
-}
-
-async fn send(socket: &mut Socket, value: Value) {
-    socket
-        .send(Message::text(value.to_string()))
-        .await
-        .expect("sent");
-}
 
 on_every_backend!(events_reach_both_parties_with_increasing_ids);
 
@@ -210,11 +149,7 @@ async fn bad_input_gets_errors_and_harms_nobody_else() {
         }
     }
     // The query parameter works too.
-    let (by_query, _) =
-        tokio_tungstenite::connect_async(format!("{url}?access_token={}", interpreter.access))
-            .await
-            .expect("upgraded with ?access_token=");
-    drop(by_query);
+    drop(open(&format!("{url}?access_token={}", interpreter.access)).await);
 
     let mut bystander = connect(&app, &interpreter).await;
     let mut ws = connect(&app, &interpreter).await;
@@ -320,19 +255,25 @@ async fn silent_connections_are_closed_and_the_cap_answers_503() {
     let client = app.signup("client").await;
     let mut silent = connect(&app, &client).await;
     let _second = connect(&app, &client).await;
-    let url = format!(
-        "{}/v1/ws?access_token={}",
-        app.base.replace("http://", "ws://"),
-        client.access
-    );
-    match tokio_tungstenite::connect_async(url).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 503)
+    let url = ws_url(&app, &format!("access_token={}", client.access));
+    assert_eq!(refused(&url).await, 503, "past the cap");
+    // Not reading means not answering pings: the server closes both for silence. The witness
+    // that it has (reading the socket would answer its pings): the cap lets two others in.
+    let deadline = std::time::Instant::now() + 2 * WAIT;
+    let mut others = Vec::new();
+    while others.len() < 2 {
+        match upgrade(&url).await {
+            Ok(socket) => others.push(socket),
+            Err(status) => {
+                assert_eq!(status, 503);
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the silent sockets are still open"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        other => panic!("expected 503 past the cap, got {other:?}"),
     }
-    // Not reading means not answering pings: the server closes for silence.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (code, reason) = closed_with(&mut silent).await;
     assert_eq!((code, reason.as_str()), (CloseCode::Away, "idle"));
     app.stop().await;
@@ -360,8 +301,11 @@ async fn interpreters_without_a_connection_for_the_grace_period_go_offline() {
     let _kept = connect(&app, &staying).await;
     let gone = connect(&app, &leaving).await;
     drop(gone);
-    // Well past the grace period: marks are renewed for the connected one only.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    // Marks are renewed for the connected one only. The witness that the sweeps ran past the
+    // grace period of every mark the connected one had not renewed: the one that connected
+    // after it, and left, goes offline (as does the one that never connected).
+    app.wait_for_status(&leaving, "offline").await;
+    app.wait_for_status(&never, "offline").await;
     let status = |account: Account| {
         let app = &app;
         async move {
@@ -411,41 +355,15 @@ async fn an_expired_or_foreign_token_gets_401_and_no_socket() {
     let foreign = dragoman_http::auth::Tokens::new(&[7u8; 32], ttl.0, ttl.1)
         .issue_access(user, dragoman_domain::Role::Client, chrono::Utc::now())
         .expect("signed");
-    let url = format!("{}/v1/ws", app.base.replace("http://", "ws://"));
     for token in [expired, foreign] {
-        match tokio_tungstenite::connect_async(format!("{url}?access_token={token}")).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), 401)
-            }
-            other => panic!("expected 401, got {other:?}"),
-        }
+        assert_eq!(
+            refused(&ws_url(&app, &format!("access_token={token}"))).await,
+            401
+        );
     }
     // The instance still serves the right token.
-    let (ok, _) = tokio_tungstenite::connect_async(format!("{url}?access_token={}", client.access))
-        .await
-        .expect("upgraded");
-    drop(ok);
+    drop(open(&ws_url(&app, &format!("access_token={}", client.access))).await);
     app.stop().await;
-}
-
-/// A WebSocket URL with a query.
-fn ws_url(app: &TestApp, query: &str) -> String {
-    format!("{}/v1/ws?{query}", app.base.replace("http://", "ws://"))
-}
-
-/// The status an upgrade is refused with.
-async fn refused(url: String) -> u16 {
-    match tokio_tungstenite::connect_async(url).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Ok(_) => panic!("upgraded; expected a refusal"),
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-    }
-}
-
-/// The connection answers: an unknown message gets its `error` frame.
-async fn still_answers(socket: &mut Socket) {
-    send(socket, json!({"type": "ping?"})).await;
-    assert_eq!(next(socket).await["data"]["code"], "unknown_type");
 }
 
 #[tokio::test]
@@ -492,10 +410,7 @@ async fn a_ticket_opens_one_socket_once() {
     let ticket = body["ticket"].as_str().expect("a ticket").to_owned();
     assert!(ticket.len() >= 43, "256 random bits: {ticket}");
 
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(ws_url(&app, &format!("ticket={ticket}")))
-            .await
-            .expect("upgraded with the ticket");
+    let mut socket = open(&ws_url(&app, &format!("ticket={ticket}"))).await;
     // The socket is the interpreter's: their events arrive on it.
     app.put_as(
         &interpreter.access,
@@ -509,11 +424,11 @@ async fn a_ticket_opens_one_socket_once() {
     );
     // Used, unknown, empty: 401 at the upgrade.
     assert_eq!(
-        refused(ws_url(&app, &format!("ticket={ticket}"))).await,
+        refused(&ws_url(&app, &format!("ticket={ticket}"))).await,
         401
     );
-    assert_eq!(refused(ws_url(&app, "ticket=not-a-ticket")).await, 401);
-    assert_eq!(refused(ws_url(&app, "ticket=")).await, 401);
+    assert_eq!(refused(&ws_url(&app, "ticket=not-a-ticket")).await, 401);
+    assert_eq!(refused(&ws_url(&app, "ticket=")).await, 401);
     // A ticket is not an access token, nor the reverse.
     let again: Value = app
         .post_empty_as(&interpreter.access, "/v1/ws/ticket")
@@ -524,7 +439,7 @@ async fn a_ticket_opens_one_socket_once() {
     let second = again["ticket"].as_str().expect("a ticket");
     expect_problem(app.get_as(second, "/v1/interpreters/me").await, 401).await;
     assert_eq!(
-        refused(ws_url(&app, &format!("ticket={}", interpreter.access))).await,
+        refused(&ws_url(&app, &format!("ticket={}", interpreter.access))).await,
         401
     );
     app.stop().await;
@@ -549,11 +464,7 @@ async fn a_socket_closes_when_its_token_expires() {
 
     // Opened with a token that expires in 2 s, directly and through a ticket.
     let short = short_token(&secret, &client, 2);
-    let mut direct =
-        tokio_tungstenite::connect_async(ws_url(&app, &format!("access_token={short}")))
-            .await
-            .expect("upgraded")
-            .0;
+    let mut direct = open(&ws_url(&app, &format!("access_token={short}"))).await;
     let ticket: Value = app
         .post_empty_as(&short, "/v1/ws/ticket")
         .await
@@ -561,10 +472,7 @@ async fn a_socket_closes_when_its_token_expires() {
         .await
         .expect("JSON");
     let ticket = ticket["ticket"].as_str().expect("a ticket");
-    let mut by_ticket = tokio_tungstenite::connect_async(ws_url(&app, &format!("ticket={ticket}")))
-        .await
-        .expect("upgraded")
-        .0;
+    let mut by_ticket = open(&ws_url(&app, &format!("ticket={ticket}"))).await;
     // A socket of a long-lived token stays.
     let mut lasting = connect(&app, &client).await;
     for socket in [&mut direct, &mut by_ticket] {
@@ -585,9 +493,17 @@ async fn a_socket_closes_when_its_token_expires() {
         .await
         .expect("JSON");
     let ticket = ticket["ticket"].as_str().expect("a ticket").to_owned();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Once the server refuses the token itself, it has expired.
+    let deadline = std::time::Instant::now() + 2 * WAIT;
+    while app.get_as(&short, "/v1/me").await.status() != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a 1 s token still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
-        refused(ws_url(&app, &format!("ticket={ticket}"))).await,
+        refused(&ws_url(&app, &format!("ticket={ticket}"))).await,
         401
     );
     app.stop().await;

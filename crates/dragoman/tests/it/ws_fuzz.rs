@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::ws::{Socket, connect};
 use crate::common::{Account, Backend, TestApp, settings, spawn_with};
 use dragoman_conformance::process::alone_in_process;
 use futures::{SinkExt, StreamExt};
@@ -22,12 +23,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connections fuzzed at once, each as its own user, and frames sent on each.
 const CONNECTIONS: u64 = 4;
@@ -349,22 +347,6 @@ fn step(rng: &mut StdRng) -> (Vec<Message>, Expect) {
             Expect::Close(1002),
         ),
     }
-}
-
-async fn connect(app: &TestApp, account: &Account) -> Socket {
-    let mut request = format!("{}/v1/ws", app.base.replace("http://", "ws://"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", account.access)
-            .parse()
-            .expect("header"),
-    );
-    tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded")
-        .0
 }
 
 /// What came back: an `error` frame's code, or the close code.

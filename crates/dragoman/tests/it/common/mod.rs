@@ -1,5 +1,8 @@
-//! Test support: the real application on port 0, against a store of its own.
+//! Test support: the real application on port 0, against a store of its own, and the WebSocket
+//! client of its gateway (`ws`).
 #![allow(dead_code)]
+
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,6 +224,37 @@ impl TestApp {
             .await;
         assert_eq!(accepted.status(), StatusCode::OK);
         accepted.json().await.expect("JSON")
+    }
+
+    /// The interpreter's status as `/v1/interpreters/me` shows it.
+    pub async fn status_of(&self, interpreter: &Account) -> String {
+        let me: Value = self
+            .get_as(&interpreter.access, "/v1/interpreters/me")
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        me["status"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits (up to 30 s, a bound for a loaded machine) until the interpreter's status is
+    /// `status`: the witness that a sweep has run, for tests that then check what it left alone.
+    pub async fn wait_for_status(&self, interpreter: &Account, status: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.status_of(interpreter).await;
+            if now == status {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still {now}, not {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The interpreter's pending offers now.

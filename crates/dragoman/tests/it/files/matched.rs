@@ -1,13 +1,9 @@
 //! `avatar_url` in `request.matched`: the interpreter's avatar as a signed download URL.
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::common::ws::{connect, next_of};
 use crate::common::{Backend, spawn_app};
 use crate::on_every_backend;
 use super::support::{fetch, png, upload};
@@ -38,16 +34,7 @@ async fn request_matched_carries_the_interpreters_avatar(backend: Backend) {
     assert_eq!(done.status(), StatusCode::OK);
 
     let client = app.signup("client").await;
-    let mut request = format!("{}/v1/ws", app.base.replace("http://", "ws://"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", client.access).parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded");
+    let mut socket = connect(&app, &client).await;
     let created = app
         .post_as(&client.access, "/v1/requests", &json!({"language": "es"}))
         .await;
@@ -60,19 +47,7 @@ async fn request_matched_carries_the_interpreters_avatar(backend: Backend) {
         )
         .await;
     assert_eq!(accepted.status(), StatusCode::OK);
-    let matched = loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(text) = frame {
-            let event: Value = serde_json::from_str(text.as_str()).expect("JSON");
-            if event["type"] == "request.matched" {
-                break event;
-            }
-        }
-    };
+    let matched = next_of(&mut socket, "request.matched").await;
     let avatar = matched["data"]["interpreter"]["avatar_url"]
         .as_str()
         .expect("the interpreter's avatar URL");

@@ -1,13 +1,14 @@
 //! Abandoned uploads: an upload handed out and never completed is removed (object and record)
 //! once the abandon delay has passed on the clock, by the job its hand-out scheduled; completed
 //! uploads stay. Embedded (SQLite, its job table, local files) and fleet (PostgreSQL through
-//! PgBouncer, the Redis queue, S3).
+//! PgBouncer, the Redis queue, S3). What must not have happened yet is checked once an earlier
+//! upload's job, due before, has run: nothing waits for real time to pass.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dragoman::config::{ObjectsSettings, RedisSettings};
-use dragoman_ports::ManualClock;
+use dragoman_ports::{JobState, ManualClock, UPLOAD_SWEEP};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -68,7 +69,23 @@ async fn abandoned_uploads_are_removed(
     clock: &ManualClock,
     stored: impl Fn(&str) -> bool,
 ) {
-    let (session_id, client, _interpreter) = session(app).await;
+    let (session_id, client, interpreter) = session(app).await;
+    // The witness that the jobs run on the clock: the interpreter's avatar upload, handed out two
+    // minutes before the others and so due two minutes before theirs.
+    let witness: Value = app
+        .post_as(
+            &interpreter.access,
+            "/v1/me/avatar",
+            &json!({"content_type": "image/png", "size_bytes": 100}),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(upload(&witness["upload"], png(100)).await, StatusCode::OK);
+    let witness_key = key_of(&witness["upload"]);
+    assert!(stored(&witness_key));
+    clock.advance(chrono::TimeDelta::minutes(2));
     let path = format!("/v1/sessions/{session_id}/documents");
     let ask = |size: usize| {
         let token = client.access.clone();
@@ -113,10 +130,28 @@ async fn abandoned_uploads_are_removed(
     let avatar_key = key_of(&avatar["upload"]);
     assert!(stored(&abandoned_key) && stored(&avatar_key));
 
-    // Not yet: a day minus a minute later everything is still there.
+    // Not yet: a day minus a minute later everything is still there, once the witness's job,
+    // due a minute earlier, has run.
     clock.advance(chrono::TimeDelta::hours(24) - chrono::TimeDelta::minutes(1));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stored(&witness_key) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the witness's abandoned upload was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(stored(&abandoned_key) && stored(&avatar_key));
+    // Their jobs wait, not due.
+    let queue = app.engine.job_queue().expect("a job queue");
+    let waiting = queue
+        .list(JobState::Delayed, 1000)
+        .await
+        .expect("the queue lists")
+        .into_iter()
+        .filter(|job| job.kind == UPLOAD_SWEEP)
+        .count();
+    assert_eq!(waiting, 4, "the jobs of the four uploads handed out a day minus a minute ago");
     let listed = || {
         let token = client.access.clone();
         let path = path.clone();

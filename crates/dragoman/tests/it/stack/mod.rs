@@ -7,14 +7,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-pub type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::common::ws::{self, Socket};
 
 pub struct Stack {
     dir: tempfile::TempDir,
@@ -304,74 +300,21 @@ impl Api {
     }
 
     pub async fn connect(&self, account: &Account) -> Socket {
-        let mut request = format!("{}/v1/ws", self.base.replace("http://", "ws://"))
-            .into_client_request()
-            .expect("request");
-        let headers = request.headers_mut();
-        headers.insert(
-            "authorization",
-            format!("Bearer {}", account.access)
-                .parse()
-                .expect("header"),
-        );
-        if let Some(a) = &self.affinity {
-            headers.insert(
-                "cookie",
-                format!("dragoman_affinity={a}").parse().expect("header"),
-            );
-        }
-        tokio_tungstenite::connect_async(request)
-            .await
-            .expect("upgraded")
-            .0
-    }
-}
-
-pub async fn send(socket: &mut Socket, value: Value) {
-    futures::SinkExt::send(socket, Message::text(value.to_string()))
-        .await
-        .expect("sent");
-}
-
-/// The next JSON frame, within `wait`; None if none came.
-pub async fn next_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(wait, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                return Some(serde_json::from_str(text.as_str()).expect("JSON"));
-            }
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
-pub async fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let v = next_within(socket, Duration::from_secs(15))
-            .await
-            .unwrap_or_else(|| panic!("no {kind} within 15 s"));
-        if v["type"] == kind {
-            return v;
-        }
+        let cookie = self
+            .affinity
+            .as_ref()
+            .map(|a| ("cookie", format!("dragoman_affinity={a}")));
+        ws::connect_at(&self.base, &account.access, cookie.as_slice()).await
     }
 }
 
 /// Subscribes to availability and returns once the server has read the subscription (a probe
 /// message after it is answered in order).
 pub async fn subscribe_availability(socket: &mut Socket) {
-    send(
+    ws::send(
         socket,
         json!({"type": "subscribe", "topic": "availability"}),
     )
     .await;
-    send(socket, json!({"type": "probe"})).await;
-    loop {
-        let v = next_within(socket, Duration::from_secs(10))
-            .await
-            .expect("the probe's answer");
-        if v["type"] == "error" && v["data"]["code"] == "unknown_type" {
-            return;
-        }
-    }
+    ws::until_probe_answered(socket).await;
 }
