@@ -75,10 +75,7 @@ impl S3Server {
             .await
             .is_err()
         {
-            assert!(
-                Instant::now() < deadline,
-                "s3s-fs did not start listening"
-            );
+            assert!(Instant::now() < deadline, "s3s-fs did not start listening");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         server

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use crate::common::{Backend, expect_problem, settings, spawn_app, spawn_with};
+use chrono::Utc;
 use dragoman_domain::{Role, UserId};
 use dragoman_http::auth::Tokens;
 use reqwest::StatusCode;

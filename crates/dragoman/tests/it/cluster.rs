@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
 use crate::common::ws::{Socket, next_of, next_within, send};
 use crate::stack::{Account, Api, Stack, subscribe_availability};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 const FAST: &[(&str, &str)] = &[
     ("MATCH_TICK_MS", "100"),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::TimeDelta;
 use crate::common::{Account, Backend, TestApp, settings, spawn_with};
+use chrono::TimeDelta;
 use dragoman::Settings;
 use dragoman::config::JwtSecret;
 use dragoman_store_postgres::testing::TestDatabase;

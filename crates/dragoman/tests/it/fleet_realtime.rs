@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use crate::common::{Account, Backend, TestApp, expect_problem, settings, spawn_with};
+use crate::common::ws::{
+    closed_with, connect, next_of, open, refused, send, still_answers, until_probe_answered, ws_url,
+};
+use crate::common::{Backend, TestApp, expect_problem, settings, spawn_with};
 use dragoman::config::{JwtSecret, RedisSettings};
 use dragoman_domain::UserId;
 use dragoman_ports::{AvailabilityCache, CachedStatus, ConnectionRegistry, SocketId};
 use dragoman_redis::{RedisAvailability, RedisConnections};
 use dragoman_store_postgres::testing::TestDatabase;
-use crate::common::ws::{
-    closed_with, connect, next_of, open, refused, send, still_answers, until_probe_answered, ws_url,
-};
 use serde_json::{Value, json};
 
 async fn pair() -> (TestApp, TestApp, TestDatabase) {
@@ -305,7 +305,11 @@ async fn a_ticket_taken_on_one_instance_opens_a_socket_on_the_other_once() {
     let mut socket = open(&url(&b)).await;
     still_answers(&mut socket).await;
     for app in [&a, &b] {
-        assert_eq!(refused(&url(app)).await, 401, "a used ticket opened a socket");
+        assert_eq!(
+            refused(&url(app)).await,
+            401,
+            "a used ticket opened a socket"
+        );
     }
     a.stop().await;
     b.stop().await;

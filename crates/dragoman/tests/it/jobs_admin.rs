@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeDelta, Utc};
 use crate::common::{Queue, TestApp, expect_problem, spawn_on_queue};
+use chrono::{TimeDelta, Utc};
 use dragoman_ports::{JobQueue, NewJob};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

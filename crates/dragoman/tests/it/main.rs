@@ -7,6 +7,7 @@
 //! gateway) and `stack` (the local fleet of `deploy/local/stack`); the S3 test server and a
 //! process of a test's own come from `dragoman_conformance`, which the adapters' tests share.
 
+#[macro_use]
 mod common;
 mod stack;
 

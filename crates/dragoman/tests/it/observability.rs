@@ -21,7 +21,10 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_after_a_match_show_its_counts_gauges_and_observation() {
-    if !alone_in_process(module_path!(), "metrics_after_a_match_show_its_counts_gauges_and_observation") {
+    if !alone_in_process(
+        module_path!(),
+        "metrics_after_a_match_show_its_counts_gauges_and_observation",
+    ) {
         return;
     }
     let app = spawn_app(Backend::Sqlite).await;
@@ -108,7 +111,10 @@ async fn metrics_after_a_match_show_its_counts_gauges_and_observation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_random_paths_leave_the_metrics_small() {
-    if !alone_in_process(module_path!(), "a_thousand_random_paths_leave_the_metrics_small") {
+    if !alone_in_process(
+        module_path!(),
+        "a_thousand_random_paths_leave_the_metrics_small",
+    ) {
         return;
     }
     let app = spawn_app(Backend::Sqlite).await;

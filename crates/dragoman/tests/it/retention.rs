@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
 use crate::common::{Account, Backend, TestApp, settings, spawn_with_clock};
+use chrono::{TimeDelta, Utc};
 use dragoman_jobs::{Retention, next_retention_due, retention_jobs};
 use dragoman_ports::{Clock, JobState, ManualClock};
 use reqwest::StatusCode;

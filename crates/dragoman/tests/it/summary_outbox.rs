@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
 use crate::common::{Queue, TestApp, spawn_on_queue};
+use chrono::{TimeDelta, Utc};
 use dragoman_domain::UserId;
 use dragoman_domain::matching::SessionId;
 use dragoman_ports::matching::SessionOutcome;

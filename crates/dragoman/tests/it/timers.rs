@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeDelta, Utc};
 use crate::common::{Backend, TestApp, expect_problem, settings, spawn_with_clock};
+use chrono::{TimeDelta, Utc};
 use dragoman_ports::ManualClock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use crate::common::{Account, Backend, TestApp, expect_problem, settings, spawn_app, spawn_with};
 use crate::common::ws::{
-    WAIT, closed_with, connect, next, next_of, open, refused, send, still_answers,
-    upgrade, ws_url,
+    WAIT, closed_with, connect, next, next_of, open, refused, send, still_answers, upgrade, ws_url,
 };
+use crate::common::{Account, Backend, expect_problem, settings, spawn_app, spawn_with};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

@@ -26,7 +26,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 
-
 /// Connections fuzzed at once, each as its own user, and frames sent on each.
 const CONNECTIONS: u64 = 4;
 const FRAMES_PER_CONNECTION: usize = 1000;

@@ -10,13 +10,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::private_cluster::{Cluster, cli, cluster_ok, master_of, start_node};
 use chrono::{TimeDelta, Utc};
 use dragoman_jobs::{Handler, Policy, Worker, session_summary_job};
 use dragoman_ports::{Delivery, JobEffects, JobQueue, NewJob, SessionSummary, SystemClock};
 use dragoman_queue_redis::RedisQueue;
 use dragoman_store_postgres::testing::TestDatabase;
-use crate::private_cluster::{Cluster, cli, cluster_ok, master_of, start_node};
-
 
 const VISIBILITY: Duration = Duration::from_secs(3);
 

@@ -38,7 +38,7 @@ pub fn ws_url(app: &TestApp, query: &str) -> String {
 
 /// Opens a socket at `base` with the access token `access` in the Authorization header, and
 /// `headers` besides (a sticky cookie, say).
-pub async fn connect_at(base: &str, access: &str, headers: &[(&str, String)]) -> Socket {
+pub async fn connect_at(base: &str, access: &str, headers: &[(&'static str, String)]) -> Socket {
     let mut request = url_at(base, "").into_client_request().expect("request");
     let all = request.headers_mut();
     all.insert(
@@ -167,5 +167,8 @@ pub async fn until_probe_answered(socket: &mut Socket) -> Vec<Value> {
 /// The connection answers: an unknown message gets its `error` frame.
 pub async fn still_answers(socket: &mut Socket) {
     send(socket, json!({"type": "ping?"})).await;
-    assert_eq!(next_of(socket, "error").await["data"]["code"], "unknown_type");
+    assert_eq!(
+        next_of(socket, "error").await["data"]["code"],
+        "unknown_type"
+    );
 }

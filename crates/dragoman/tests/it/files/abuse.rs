@@ -12,10 +12,10 @@ use dragoman_ports::ManualClock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, expect_problem, settings, spawn_with_clock};
 use super::support::{
     ACCESS_KEY, S3Server, SECRET_KEY, html, pdf, png, png_signature_then_html, session, upload,
 };
+use crate::common::{Backend, TestApp, expect_problem, settings, spawn_with_clock};
 
 /// Where uploads are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

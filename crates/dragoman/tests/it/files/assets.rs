@@ -7,10 +7,9 @@ use std::process::Command;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, TestApp, spawn_app};
-use crate::on_every_backend;
 use super::s3::spawn_s3;
 use super::support::{ACCESS_KEY, SECRET_KEY};
+use crate::common::{Backend, TestApp, spawn_app};
 
 on_every_backend!(assets_are_served_with_etag_and_304, assets_on_s3);
 

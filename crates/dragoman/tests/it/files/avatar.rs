@@ -3,9 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, expect_problem, spawn_app};
-use crate::on_every_backend;
 use super::support::{fetch, png, put, upload};
+use crate::common::{Backend, expect_problem, spawn_app};
 
 on_every_backend!(
     avatar_round_trip_makes_avatar_url_real,

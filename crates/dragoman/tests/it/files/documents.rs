@@ -7,9 +7,8 @@ use dragoman_ports::ManualClock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, expect_problem, settings, spawn_app, spawn_with_clock};
-use crate::on_every_backend;
 use super::support::{fetch, jpeg, pdf, png, put, session, upload};
+use crate::common::{Backend, expect_problem, settings, spawn_app, spawn_with_clock};
 
 on_every_backend!(
     document_round_trip_for_both_participants,

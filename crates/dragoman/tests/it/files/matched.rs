@@ -3,10 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::support::{fetch, png, upload};
 use crate::common::ws::{connect, next_of};
 use crate::common::{Backend, spawn_app};
-use crate::on_every_backend;
-use super::support::{fetch, png, upload};
 
 on_every_backend!(request_matched_carries_the_interpreters_avatar);
 

@@ -5,9 +5,8 @@ use dragoman::config::ObjectsSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, expect_problem, settings, spawn_with};
-use crate::on_every_backend;
 use super::support::{ACCESS_KEY, S3Server, SECRET_KEY, fetch, pdf, png, put, session, upload};
+use crate::common::{Backend, TestApp, expect_problem, settings, spawn_with};
 
 on_every_backend!(
     s3_uploads_go_to_the_storage_not_the_api,

@@ -12,8 +12,8 @@ use dragoman_ports::{JobState, ManualClock, UPLOAD_SWEEP};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, settings, spawn_with_clock};
 use super::support::{ACCESS_KEY, S3Server, SECRET_KEY, fetch, pdf, png, session, upload};
+use crate::common::{Backend, TestApp, settings, spawn_with_clock};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_uploads_are_removed_embedded() {
@@ -151,7 +151,10 @@ async fn abandoned_uploads_are_removed(
         .into_iter()
         .filter(|job| job.kind == UPLOAD_SWEEP)
         .count();
-    assert_eq!(waiting, 4, "the jobs of the four uploads handed out a day minus a minute ago");
+    assert_eq!(
+        waiting, 4,
+        "the jobs of the four uploads handed out a day minus a minute ago"
+    );
     let listed = || {
         let token = client.access.clone();
         let path = path.clone();

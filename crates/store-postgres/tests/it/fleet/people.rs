@@ -11,8 +11,8 @@ use dragoman_ports::MatchingStore;
 use dragoman_ports::matching::{CreateRequestOutcome, IdempotencyKey};
 use uuid::Uuid;
 
-use crate::common::Rng;
 use super::{World, pause};
+use crate::common::Rng;
 
 /// One interpreter: answers offers (or not), ends sessions, leaves and comes back.
 pub(crate) async fn desk(world: Arc<World>, n: usize, me: UserId) {
