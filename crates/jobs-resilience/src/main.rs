@@ -1,4 +1,4 @@
-//! `crash-worker`: a job worker process for the crash test (tests/crash.rs), running the real
+//! `crash-worker`: a job worker process for the crash test (tests/it/crash.rs), running the real
 //! session-summary handler (its effect and its key's run record in one store transaction) slowed
 //! down on both sides of the effect, so that a SIGKILL finds jobs before their effect and jobs
 //! after it but not yet acknowledged.

@@ -1,0 +1,22 @@
+//! The object storage suite on a real S3-compatible server that verifies SigV4 signatures:
+//! s3s-fs 0.14.1, the test server of `dragoman_conformance::s3_server`, one per test.
+
+use std::sync::Arc;
+
+use dragoman_conformance::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use dragoman_objects_s3::{S3Objects, S3Settings};
+use dragoman_ports::ObjectStorage;
+
+async fn s3() -> (Arc<dyn ObjectStorage>, S3Server) {
+    let server = S3Server::start().await;
+    let objects = S3Objects::new(S3Settings {
+        bucket: BUCKET.to_owned(),
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".to_owned(),
+        static_credentials: Some((ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())),
+    })
+    .expect("S3 configures");
+    (Arc::new(objects), server)
+}
+
+dragoman_conformance::objects_suite!(s3().await);
