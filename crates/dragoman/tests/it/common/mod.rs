@@ -394,12 +394,24 @@ impl TestApp {
     pub async fn signup(&self, role: &str) -> Account {
         let email = format!("{role}-{}@example.org", uuid::Uuid::new_v4().simple());
         let password = "correct horse battery".to_owned();
-        let response = self
-            .post(
-                "/v1/auth/signup",
-                &json!({"email": email, "password": password, "display_name": "Test User", "role": role}),
-            )
-            .await;
+        let body = json!({"email": email, "password": password, "display_name": "Test User", "role": role});
+        // The password-hashing budget answers 503 with Retry-After when its queue is full (many
+        // sign-ups at once on a loaded machine); a client waits as told and tries again.
+        let mut tries = 0;
+        let response = loop {
+            let response = self.post("/v1/auth/signup", &body).await;
+            if response.status() != StatusCode::SERVICE_UNAVAILABLE || tries == 30 {
+                break response;
+            }
+            tries += 1;
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .expect("a 503 from sign-up says when to retry");
+            tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
+        };
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.expect("JSON");
         Account {
