@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::common::ws::{
-    WAIT, closed_with, connect, next, next_of, open, refused, send, still_answers, ws_url,
+    WAIT, closed_while_silent, closed_with, connect, next, next_of, open, refused, send,
+    still_answers, ws_url,
 };
 use crate::common::{Account, Backend, expect_problem, settings, spawn_app, spawn_with};
 use futures::{SinkExt, StreamExt};
@@ -256,11 +257,9 @@ async fn silent_connections_are_closed_and_the_cap_answers_503() {
     let _second = connect(&app, &client).await;
     let url = ws_url(&app, &format!("access_token={}", client.access));
     assert_eq!(refused(&url).await, 503, "past the cap");
-    // Not reading means not answering pings: the server closes for silence. This one still
-    // waits in real time: reading the socket to see it closed would answer its pings, and the
-    // gateway's idle timer reads the system clock.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (code, reason) = closed_with(&mut silent).await;
+    // Not answering pings: the server closes for silence. The socket is read beneath its
+    // WebSocket layer (which would answer the pings) until the server ends the connection.
+    let (code, reason) = closed_while_silent(&mut silent).await;
     assert_eq!((code, reason.as_str()), (CloseCode::Away, "idle"));
     app.stop().await;
 }

@@ -134,6 +134,43 @@ pub async fn next_of(socket: &mut Socket, kind: &str) -> Value {
     }
 }
 
+/// The close frame a socket received while its client stayed silent: the frames are read from
+/// the TCP stream under the WebSocket layer, which would otherwise answer the server's pings (and
+/// so stop being silent). Returns once the server has closed the connection (the witness that the
+/// close happened), within [`WAIT`].
+pub async fn closed_while_silent(socket: &mut Socket) -> (CloseCode, String) {
+    use tokio::io::AsyncReadExt;
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = socket.get_mut() else {
+        panic!("the tests' sockets are plain TCP");
+    };
+    let mut bytes = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut bytes))
+        .await
+        .expect("the server closed the connection in time")
+        .expect("read the connection to its end");
+    // Server frames are unmasked: opcode, length (7 bits, or 16 or 64 more), payload.
+    let mut at = 0;
+    while at + 2 <= bytes.len() {
+        let opcode = bytes[at] & 0x0f;
+        let (len, header) = match bytes[at + 1] & 0x7f {
+            126 => (
+                usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]])),
+                4,
+            ),
+            127 => panic!("no frame here is that long"),
+            short => (usize::from(short), 2),
+        };
+        let payload = &bytes[at + header..at + header + len];
+        if opcode == 0x8 {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            let reason = String::from_utf8_lossy(&payload[2..]).into_owned();
+            return (CloseCode::from(code), reason);
+        }
+        at += header + len;
+    }
+    panic!("the connection ended without a close frame: {bytes:?}");
+}
+
 /// The close frame the server sends, within [`WAIT`] (frames before it are skipped).
 pub async fn closed_with(socket: &mut Socket) -> (CloseCode, String) {
     loop {
