@@ -5,18 +5,23 @@ use std::sync::Arc;
 
 use dragoman_conformance::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use dragoman_objects_s3::{S3Objects, S3Settings};
-use dragoman_ports::ObjectStorage;
+use dragoman_ports::{ManualClock, ObjectStorage};
 
-async fn s3() -> (Arc<dyn ObjectStorage>, S3Server) {
+/// The storage signs on a manual clock set to the present; the server verifies on its own.
+async fn s3() -> (Arc<dyn ObjectStorage>, Arc<ManualClock>, S3Server) {
     let server = S3Server::start().await;
-    let objects = S3Objects::new(S3Settings {
-        bucket: BUCKET.to_owned(),
-        endpoint: Some(server.endpoint.clone()),
-        region: "us-east-1".to_owned(),
-        static_credentials: Some((ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())),
-    })
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let objects = S3Objects::with_clock(
+        S3Settings {
+            bucket: BUCKET.to_owned(),
+            endpoint: Some(server.endpoint.clone()),
+            region: "us-east-1".to_owned(),
+            static_credentials: Some((ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())),
+        },
+        clock.clone(),
+    )
     .expect("S3 configures");
-    (Arc::new(objects), server)
+    (Arc::new(objects), clock, server)
 }
 
 dragoman_conformance::objects_suite!(s3().await);
