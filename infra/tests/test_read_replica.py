@@ -92,9 +92,12 @@ def test_the_read_url_is_the_first_replica_directly_over_tls(production: Estate)
 
 def _default_max_connections() -> int:
     """DATABASE_MAX_CONNECTIONS's default in the binary: the replica pool has as many."""
-    config = (ROOT / "crates" / "dragoman" / "src" / "config" / "mod.rs").read_text()
+    config = "\n".join(
+        path.read_text()
+        for path in sorted((ROOT / "crates" / "dragoman" / "src" / "config").glob("*.rs"))
+    )
     match = re.search(r'env = "DATABASE_MAX_CONNECTIONS",\s*default_value_t = (\d+)', config)
-    assert match, "DATABASE_MAX_CONNECTIONS's default not found in config/mod.rs"
+    assert match, "DATABASE_MAX_CONNECTIONS's default not found in crates/dragoman/src/config"
     return int(match.group(1))
 
 
