@@ -38,7 +38,7 @@ use dragoman_ports::{
 pub enum Role {
     /// The engine's background runner: matching rounds, timers, availability announcements.
     Runner,
-    /// `Engine::create_request`, called by the load generator.
+    /// `Requests::create_request`, called by the load generator.
     Creator,
     /// `accept_offer` and `end_session`, called for the interpreters.
     Answerer,

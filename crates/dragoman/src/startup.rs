@@ -10,7 +10,7 @@ use dragoman_engine::admin::Operations;
 use dragoman_engine::files::{FileSettings, Files};
 use dragoman_engine::jobs::JobsAdmin;
 use dragoman_engine::profiles::Profiles;
-use dragoman_engine::{Engine, EngineSettings};
+use dragoman_engine::{Engine, EngineSettings, Matching, Offers, Requests, Sessions, Status};
 use dragoman_http::auth::Tokens;
 use dragoman_http::ws::hub::Hub;
 use dragoman_http::{AppState, serve};
@@ -366,6 +366,9 @@ impl Application {
         ));
         let state = AppState {
             engine: engine.clone(),
+            requests: Arc::new(Requests::new(engine.clone())),
+            offers: Arc::new(Offers::new(engine.clone())),
+            sessions: Arc::new(Sessions::new(engine.clone())),
             accounts,
             profiles,
             operations,
@@ -398,9 +401,14 @@ impl Application {
         })
     }
 
-    /// The matching engine (tests drive its rounds and timers directly).
+    /// The matching core (tests read its instance name and job queue).
     pub fn engine(&self) -> Arc<Engine> {
         self.engine.clone()
+    }
+
+    /// The matching work: rounds and timer sweeps (tests drive them directly).
+    pub fn matching(&self) -> Matching {
+        Matching::new(self.engine.clone())
     }
 
     /// The accounts store (tests create administrators through it).
@@ -448,7 +456,7 @@ impl Application {
             self.metrics_interval,
             background.clone(),
         ));
-        let runner = tasks.spawn(self.engine.clone().run(background.clone()));
+        let runner = tasks.spawn(Arc::new(self.matching()).run(background.clone()));
         let mut worker = Worker::new(self.jobs.clone(), self.state.clock.clone())
             .handle(Arc::new(SessionSummaryHandler::new(
                 self.store.as_effects(),
@@ -588,6 +596,8 @@ struct Shared {
 /// Renews the presence marks of this instance's connections and sweeps interpreters whose
 /// marks ran out, until `stop` is cancelled.
 async fn keep_presence(state: AppState, engine: Arc<Engine>, stop: CancellationToken) {
+    let status = Status::new(engine.clone());
+    let matching = Matching::new(engine.clone());
     let grace = state.ws.presence_grace;
     // Renew well within the grace period, so one late renewal never drops anyone.
     let renew_every = (grace / 4).max(Duration::from_millis(100));
@@ -606,10 +616,10 @@ async fn keep_presence(state: AppState, engine: Arc<Engine>, stop: CancellationT
                 if let Err(e) = state.connections.hold(engine.instance_id(), &users, grace).await {
                     tracing::warn!(error = %e, "could not renew connection records");
                 }
-                engine.refresh_cached_status(&users).await;
+                status.refresh_cached_status(&users).await;
             }
             _ = sweep.tick() => {
-                if let Err(e) = engine.sweep_presence(state.presence.as_ref()).await {
+                if let Err(e) = matching.sweep_presence(state.presence.as_ref()).await {
                     tracing::warn!(error = %e, "the presence sweep failed; retrying");
                 }
             }

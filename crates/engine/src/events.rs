@@ -1,15 +1,22 @@
 //! The events of API.md's WebSocket section, built from the same views the HTTP API answers.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use dragoman_domain::UserId;
 use dragoman_domain::matching::{Offer, RescindReason, Session};
-use dragoman_ports::{Audience, Event};
+use dragoman_ports::{Audience, Bus, Event};
 use serde_json::json;
 
-use crate::Engine;
 use crate::views::{LanguageAvailability, OfferView, RequestView, SessionView, StatusView};
 
-impl Engine {
+/// Publishes the events of the matching services on the bus: one method per event kind.
+#[derive(Debug, Clone)]
+pub(crate) struct Events {
+    pub(crate) bus: Arc<dyn Bus>,
+}
+
+impl Events {
     fn publish(
         &self,
         audience: Audience,
@@ -67,13 +74,14 @@ impl Engine {
         }
     }
 
+    /// The caller marks the interpreter changed in the rosters first
+    /// ([`crate::Engine::interpreter_changed`]).
     pub(crate) fn status_changed(
         &self,
         interpreter: UserId,
         status: &StatusView,
         reason: Option<&str>,
     ) {
-        self.interpreter_changed(interpreter);
         let mut data = json!(status);
         if let Some(reason) = reason {
             data["reason"] = json!(reason);

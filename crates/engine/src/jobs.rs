@@ -107,11 +107,3 @@ impl JobsAdmin {
         }
     }
 }
-
-impl crate::Engine {
-    /// The jobs in `state` of this engine's queue, as [`JobsAdmin::jobs`] lists them: kept for
-    /// callers that hold only the engine (the app's tests); the HTTP API uses [`JobsAdmin`].
-    pub async fn jobs(&self, state: JobState, limit: usize) -> Result<Vec<JobView>, EngineError> {
-        JobsAdmin::new(self.jobs.clone()).jobs(state, limit).await
-    }
-}

@@ -7,18 +7,26 @@
 //! | service | concept | ports held |
 //! |---|---|---|
 //! | [`accounts::Accounts`] | sign-up, login, refresh tokens, the signed-in user | `Store`, `AttemptLimiter`, `Clock`, `ObjectStorage` (avatar URLs) |
-//! | [`profiles::Profiles`] | interpreter profiles and manual status | `Store`, `PresenceRegistry`, the matching core |
+//! | [`profiles::Profiles`] | interpreter profiles and manual status | `Store`, `PresenceRegistry`, the matching core ([`Status`]) |
 //! | [`files::Files`] | avatar and session-document uploads | `ObjectStorage`, `FileStore`, `Store`, `MatchingStore` (sessions), `JobQueue`, `AttemptLimiter`, `Clock` |
 //! | [`admin::Operations`] | overview, explanations, readiness | `MatchingStore`, `Store` (ping), `Bus` (ping), `Clock`, [`jobs::JobsAdmin`] |
 //! | [`jobs::JobsAdmin`] | jobs by state, dead job retry, dead job count | `JobQueue` |
-//! | [`Engine`] | the matching core: requests, offers, sessions, status, timers | `MatchingStore`, `Store`, `Bus`, `Clock`, `JobQueue`, `AvailabilityCache`, `ObjectStorage` |
+//! | [`Requests`] | creation (idempotent), reading with queue position and wait estimate, cancellation, availability per language | the matching core, [`Status`] |
+//! | [`Offers`] | an interpreter's pending offers, accepting and declining them | the matching core, [`Requests`], [`Status`] |
+//! | [`Sessions`] | reading, ending (and the summary job), rating | the matching core, [`Status`] |
+//! | [`Status`] | manual status changes, the announcements of system ones, the availability cache's entries | the matching core |
+//! | [`Matching`] | the background loop: matching rounds, timer sweeps, presence sweeps, availability announcements | the matching core, [`Requests`], [`Status`] |
 //!
-//! The matching core ([`Engine`]) is shared by `Arc`. Every operation is a store transaction
-//! (where the rules of `dragoman_domain::matching` are applied atomically) followed by the
-//! events it causes. A background [`runner`] makes offers and settles the durable timers; each
-//! language is matched by the instance holding its lease, so that one instance's death hands the
-//! language to another within a lease's lifetime, and the store's conditional claims keep the
-//! invariants even if two instances briefly both match.
+//! The matching core ([`Engine`]) holds the ports (`MatchingStore`, `Store`, `Bus`, `Clock`,
+//! `JobQueue`, `AvailabilityCache`, `ObjectStorage`), the state the matching services share
+//! (leases, rosters, the languages waiting or touched) and the corrections to it a use-case
+//! causes; the matching services hold it by `Arc` and publish their events through its
+//! `Events`. Every operation is a store transaction (where the rules of
+//! `dragoman_domain::matching` are applied atomically) followed by the events it causes. The
+//! background [`runner`] makes offers and settles the durable timers; each language is matched
+//! by the instance holding its lease, so that one instance's death hands the language to
+//! another within a lease's lifetime, and the store's conditional claims keep the invariants
+//! even if two instances briefly both match.
 //!
 //! The lease holder keeps each language's interpreters in memory between rounds (`roster`) and
 //! reads again only those whose status changed (from this instance, or from any instance through
@@ -28,19 +36,19 @@
 
 pub mod accounts;
 pub mod admin;
-mod answers;
+pub mod answers;
 mod error;
 mod events;
 pub mod files;
 pub mod gauges;
 pub mod jobs;
 pub mod profiles;
-mod requests;
+pub mod requests;
 mod reused;
 mod roster;
 pub mod runner;
-mod sessions;
-mod status;
+pub mod sessions;
+pub mod status;
 pub mod summary;
 pub mod views;
 
@@ -53,8 +61,12 @@ use dragoman_domain::{LanguageCode, UserId};
 use dragoman_ports::{Bus, Clock, MatchingStore, Store};
 use tokio::sync::Notify;
 
+pub use answers::Offers;
 pub use error::EngineError;
-pub use requests::{Created, NewRequest};
+pub use requests::{Created, NewRequest, Requests};
+pub use runner::Matching;
+pub use sessions::Sessions;
+pub use status::Status;
 
 /// How the engine coordinates with other instances.
 #[derive(Debug, Clone)]
@@ -80,12 +92,15 @@ impl EngineSettings {
     }
 }
 
-/// The engine. Cheap to share behind an `Arc`.
+/// The matching core: the state the matching services share (by `Arc`), and the corrections
+/// to it that their use-cases cause (rosters to read again, languages to match now,
+/// availability to announce).
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) store: Arc<dyn MatchingStore>,
     pub(crate) accounts: Arc<dyn Store>,
-    pub(crate) bus: Arc<dyn Bus>,
+    /// Publishes the events the services cause, on the bus.
+    pub(crate) events: events::Events,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) matcher: Matcher,
     pub(crate) settings: EngineSettings,
@@ -128,7 +143,7 @@ impl Engine {
         Self {
             store,
             accounts,
-            bus,
+            events: events::Events { bus },
             clock,
             matcher: Matcher::new(settings.matching),
             settings,
@@ -198,7 +213,7 @@ impl Engine {
     }
 
     pub fn bus(&self) -> &Arc<dyn Bus> {
-        &self.bus
+        &self.events.bus
     }
 
     /// Marks a language's availability as changed; the runner announces it at its next tick.

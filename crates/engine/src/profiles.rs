@@ -10,6 +10,7 @@ use std::time::Duration;
 use dragoman_domain::{InterpreterStatus, Profile, UserId};
 use dragoman_ports::{InterpreterRecord, PresenceRegistry, Store};
 
+use crate::status::Status;
 use crate::views::StatusView;
 use crate::{Engine, EngineError};
 
@@ -24,6 +25,8 @@ pub struct Profiles {
     presence_grace: Duration,
     /// The matching core: its view of interpreters, and the status changes it drives.
     matching: Arc<Engine>,
+    /// The status use-cases of the matching core.
+    status: Status,
 }
 
 impl Profiles {
@@ -37,6 +40,7 @@ impl Profiles {
             store,
             presence,
             presence_grace,
+            status: Status::new(matching.clone()),
             matching,
         }
     }
@@ -69,14 +73,14 @@ impl Profiles {
     }
 
     /// `available`, `away` or `offline`, asked for by the interpreter (see
-    /// [`Engine::set_status`]). Any but `offline` starts the presence grace period now, for an
+    /// [`Status::set_status`]). Any but `offline` starts the presence grace period now, for an
     /// interpreter who has not connected yet.
     pub async fn set_status(
         &self,
         interpreter: UserId,
         to: InterpreterStatus,
     ) -> Result<StatusView, EngineError> {
-        let view = self.matching.set_status(interpreter, to).await?;
+        let view = self.status.set_status(interpreter, to).await?;
         if to != InterpreterStatus::Offline
             && let Err(e) = self
                 .presence

@@ -12,8 +12,10 @@ use dragoman_ports::matching::{
     CancelOutcome, CreateRequestOutcome, IDEMPOTENCY_WINDOW, IdempotencyKey, LanguageLoad,
     RecentActivity, RequestRecord,
 };
+use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::status::Status;
 use crate::views::{LanguageAvailability, RequestView};
 use crate::{Engine, EngineError};
 
@@ -47,9 +49,24 @@ pub enum Created {
     Replayed(Result<String, RequestView>),
 }
 
-impl Engine {
+/// Requests: creation, reading with queue position and wait estimate, cancellation, and
+/// availability per language.
+#[derive(Debug, Clone)]
+pub struct Requests {
+    core: Arc<Engine>,
+    status: Status,
+}
+
+impl Requests {
+    pub fn new(core: Arc<Engine>) -> Self {
+        Self {
+            status: Status::new(core.clone()),
+            core,
+        }
+    }
+
     pub async fn create_request(&self, new: NewRequest) -> Result<Created, EngineError> {
-        let now = self.clock.now();
+        let now = self.core.clock.now();
         let request = Request::new(
             RequestId(Uuid::now_v7()),
             new.client,
@@ -62,10 +79,11 @@ impl Engine {
             not_before: now - IDEMPOTENCY_WINDOW,
         });
         let outcome = self
+            .core
             .store
             .create_request(
                 &request,
-                now + self.settings.matching.max_wait,
+                now + self.core.settings.matching.max_wait,
                 key.as_ref(),
             )
             .await
@@ -90,6 +108,7 @@ impl Engine {
                 response: None,
             } => {
                 let record = self
+                    .core
                     .store
                     .request(request_id)
                     .await?
@@ -99,21 +118,22 @@ impl Engine {
             CreateRequestOutcome::Created => {
                 tracing::info!(requestId = %request.id.0, clientId = %new.client, language = %new.need.language, "Request created");
                 metrics::counter!("dragoman_requests_created_total", "language" => new.need.language.to_string()).increment(1);
-                self.nudge(new.need.language);
+                self.core.nudge(new.need.language);
                 let record = RequestRecord {
                     request,
-                    expires_at: now + self.settings.matching.max_wait,
+                    expires_at: now + self.core.settings.matching.max_wait,
                     session_id: None,
                 };
                 let view = self.request_view(&record).await?;
                 if let Some(key) = &new.idempotency_key
                     && let Ok(body) = serde_json::to_string(&view)
                 {
-                    self.store
+                    self.core
+                        .store
                         .save_idempotent_response(new.client, key, &body)
                         .await?;
                 }
-                self.availability_touched(new.need.language);
+                self.core.availability_touched(new.need.language);
                 Ok(Created::New(view))
             }
         }
@@ -127,10 +147,16 @@ impl Engine {
         viewer: UserId,
         admin: bool,
     ) -> Result<RequestView, EngineError> {
-        let record = self.store.request(id).await?.ok_or(EngineError::NotFound)?;
+        let record = self
+            .core
+            .store
+            .request(id)
+            .await?
+            .ok_or(EngineError::NotFound)?;
         let visible = admin
             || record.request.client_id == viewer
             || self
+                .core
                 .store
                 .pending_offers(viewer)
                 .await?
@@ -138,6 +164,7 @@ impl Engine {
                 .any(|o| o.request_id == id)
             || match record.session_id {
                 Some(session) => self
+                    .core
                     .store
                     .session(session)
                     .await?
@@ -156,7 +183,7 @@ impl Engine {
         if r.status != RequestStatus::Queued {
             return Ok(RequestView::new(record, None, None));
         }
-        let open = self.store.open_requests(r.need.language).await?;
+        let open = self.core.store.open_requests(r.need.language).await?;
         let position = queue_positions(&open).get(&r.id).copied();
         let estimate = match position {
             Some(p) => self.estimate(r.need.language, p).await?,
@@ -176,9 +203,10 @@ impl Engine {
         position: u32,
     ) -> Result<Option<i64>, EngineError> {
         let load = self
+            .core
             .loads
-            .get_or_read(language, self.clock.now(), || {
-                self.store.language_load(language)
+            .get_or_read(language, self.core.clock.now(), || {
+                self.core.store.language_load(language)
             })
             .await?;
         self.estimate_with(&load, position).await
@@ -200,7 +228,7 @@ impl Engine {
             available: load.available,
             online: load.online,
             mean_session: recent.mean_session,
-            wrap_up: self.settings.matching.wrap_up,
+            wrap_up: self.core.settings.matching.wrap_up,
             match_rate: (recent.offers_made > 0)
                 .then(|| f64::from(recent.offers_accepted) / f64::from(recent.offers_made)),
         };
@@ -209,11 +237,12 @@ impl Engine {
 
     /// The language's activity over the last hour, read at most once per `RECENT_REUSED`.
     async fn recent_activity(&self, language: LanguageCode) -> Result<RecentActivity, EngineError> {
-        let now = self.clock.now();
+        let now = self.core.clock.now();
         Ok(self
+            .core
             .recent
             .get_or_read(language, now, || {
-                self.store.recent_activity(language, now - RECENT)
+                self.core.store.recent_activity(language, now - RECENT)
             })
             .await?)
     }
@@ -223,8 +252,8 @@ impl Engine {
         id: RequestId,
         client: UserId,
     ) -> Result<RequestView, EngineError> {
-        let now = self.clock.now();
-        match self.store.cancel_request(id, client, now).await? {
+        let now = self.core.clock.now();
+        match self.core.store.cancel_request(id, client, now).await? {
             CancelOutcome::NotFound => Err(EngineError::NotFound),
             CancelOutcome::NotOpen(record) => Err(EngineError::conflict(
                 "request-closed",
@@ -235,13 +264,16 @@ impl Engine {
             )),
             CancelOutcome::Cancelled { request, rescinded } => {
                 if let Some(offer) = rescinded {
-                    self.offer_rescinded(&offer, RescindReason::Cancelled, now);
-                    self.interpreter_released(offer.interpreter_id).await;
-                    self.nudge(offer.need.language);
+                    self.core
+                        .events
+                        .offer_rescinded(&offer, RescindReason::Cancelled, now);
+                    self.status.interpreter_released(offer.interpreter_id).await;
+                    self.core.nudge(offer.need.language);
                 }
                 let view = self.request_view(&request).await?;
-                self.request_updated(client, &view, now);
-                self.availability_touched(request.request.need.language);
+                self.core.events.request_updated(client, &view, now);
+                self.core
+                    .availability_touched(request.request.need.language);
                 tracing::info!(requestId = %id.0, "Request cancelled");
                 Ok(view)
             }
@@ -251,7 +283,7 @@ impl Engine {
     /// GET /v1/availability: every language with an interpreter or a waiting request.
     pub async fn availability(&self) -> Result<Vec<LanguageAvailability>, EngineError> {
         let mut out = Vec::new();
-        for load in self.store.language_loads().await? {
+        for load in self.core.store.language_loads().await? {
             let estimate = self.estimate_with(&load, load.waiting + 1).await?;
             out.push(LanguageAvailability {
                 code: load.language.to_string(),
@@ -267,9 +299,9 @@ impl Engine {
     /// Publishes `availability.changed` for one language now (the runner calls it for the
     /// languages touched since its last tick). Best effort: a failure is logged.
     pub(crate) async fn announce_availability(&self, language: LanguageCode) {
-        let now = self.clock.now();
+        let now = self.core.clock.now();
         let entry = async {
-            let load = self.store.language_load(language).await?;
+            let load = self.core.store.language_load(language).await?;
             let estimated_wait_s = self.estimate_with(&load, load.waiting + 1).await?;
             Ok::<_, EngineError>(LanguageAvailability {
                 code: language.to_string(),
@@ -279,7 +311,7 @@ impl Engine {
             })
         };
         match entry.await {
-            Ok(entry) => self.availability_changed(&entry, now),
+            Ok(entry) => self.core.events.availability_changed(&entry, now),
             Err(e) => tracing::warn!(error = %e, "could not compute availability"),
         }
     }

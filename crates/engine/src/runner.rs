@@ -15,35 +15,59 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::requests::Requests;
 use crate::roster::{Read, Rosters};
+use crate::status::Status;
 use crate::views::StatusView;
 use crate::{Engine, EngineError};
 
-impl Engine {
+/// The matching work of an instance: its background loop, the rounds and the timer sweeps.
+#[derive(Debug, Clone)]
+pub struct Matching {
+    core: Arc<Engine>,
+    requests: Requests,
+    status: Status,
+}
+
+fn log_failure<T>(what: &str, result: Result<T, EngineError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, work = what, "Background work failed; retrying at the next tick");
+    }
+}
+
+impl Matching {
+    pub fn new(core: Arc<Engine>) -> Self {
+        Self {
+            requests: Requests::new(core.clone()),
+            status: Status::new(core.clone()),
+            core,
+        }
+    }
+
     /// Runs until `shutdown` is cancelled, then waits for its timer sweep to finish.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let watcher = tokio::spawn(self.clone().watch_changes(shutdown.clone()));
         // Timers and announcements in a task of their own: a sweep that releases a hundred
         // interpreters at once must not hold back the rounds that new requests are waiting for.
         let timers = tokio::spawn(self.clone().timers(shutdown.clone()));
-        let mut tick = tokio::time::interval(self.settings.tick);
+        let mut tick = tokio::time::interval(self.core.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {
+                _ = self.core.wake.notified() => {
                     let languages: Vec<LanguageCode> =
-                        self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+                        self.core.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
                     self.clone().rounds_of(languages).await;
                 }
                 _ = tick.tick() => {
-                    match self.store.languages_waiting().await {
+                    match self.core.store.languages_waiting().await {
                         Ok(languages) => {
-                            *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) =
+                            *self.core.waiting.lock().unwrap_or_else(|p| p.into_inner()) =
                                 languages.iter().copied().collect();
                             self.clone().rounds_of(languages).await
                         }
-                        Err(e) => self.log_failure("matching", Err::<(), _>(e.into())),
+                        Err(e) => log_failure("matching", Err::<(), _>(e.into())),
                     }
                 }
             }
@@ -60,13 +84,13 @@ impl Engine {
     /// Sweeps the due timers and announces availability changes at every tick, until
     /// `shutdown`.
     async fn timers(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(self.settings.tick);
+        let mut tick = tokio::time::interval(self.core.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = tick.tick() => {
-                    self.log_failure("timers", self.sweep().await);
+                    log_failure("timers", self.sweep().await);
                     self.announce_touched().await;
                 }
             }
@@ -77,7 +101,7 @@ impl Engine {
     /// whose conditional claims settle an interpreter wanted by two languages' rounds.
     async fn rounds_of(self: Arc<Self>, languages: Vec<LanguageCode>) {
         if let [language] = languages[..] {
-            self.log_failure("matching", self.round(language).await);
+            log_failure("matching", self.round(language).await);
             return;
         }
         let mut rounds = tokio::task::JoinSet::new();
@@ -87,23 +111,18 @@ impl Engine {
         }
         while let Some(done) = rounds.join_next().await {
             match done {
-                Ok(result) => self.log_failure("matching", result),
+                Ok(result) => log_failure("matching", result),
                 Err(e) => tracing::error!(error = %e, "A matching round panicked"),
             }
         }
     }
 
-    fn log_failure<T>(&self, what: &str, result: Result<T, EngineError>) {
-        if let Err(e) = result {
-            tracing::warn!(error = %e, work = what, "Background work failed; retrying at the next tick");
-        }
-    }
-
     /// Whether this instance holds (or just took) the lease `name`.
     async fn holds(&self, name: &str) -> Result<bool, EngineError> {
-        let now = self.clock.now();
-        let ttl = self.settings.lease_ttl;
+        let now = self.core.clock.now();
+        let ttl = self.core.settings.lease_ttl;
         let trusted = self
+            .core
             .leases
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -113,10 +132,11 @@ impl Engine {
             return Ok(true);
         }
         let held = self
+            .core
             .store
-            .try_lease(name, &self.settings.instance_id, ttl, now)
+            .try_lease(name, &self.core.settings.instance_id, ttl, now)
             .await?;
-        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let mut leases = self.core.leases.lock().unwrap_or_else(|p| p.into_inner());
         if held {
             leases.insert(name.to_owned(), now + ttl);
         } else {
@@ -127,7 +147,7 @@ impl Engine {
 
     /// A round for every language with a queued request.
     pub async fn rounds(&self) -> Result<(), EngineError> {
-        for language in self.store.languages_waiting().await? {
+        for language in self.core.store.languages_waiting().await? {
             self.round(language).await?;
         }
         Ok(())
@@ -141,7 +161,7 @@ impl Engine {
             self.rosters().forget(language);
             return Ok(0);
         }
-        let now = self.clock.now();
+        let now = self.core.clock.now();
         // Rounds run for languages with a queued request (see `Engine::waiting`), and the
         // snapshot reads only the interpreters changed since the last one: no cheaper check first.
         let snapshot = self.snapshot(language, now).await?;
@@ -154,7 +174,7 @@ impl Engine {
             self.still_waiting(language, false);
             return Ok(0);
         }
-        let plan = self.matcher.plan(&snapshot, now);
+        let plan = self.core.matcher.plan(&snapshot, now);
         // Expiries first: the plan counted the interpreters they release as free.
         if !plan.expired.is_empty() {
             self.expire_requests().await?;
@@ -162,11 +182,16 @@ impl Engine {
         let mut made = 0;
         for planned in &plan.offers {
             let offer = planned.to_offer(OfferId(Uuid::now_v7()));
-            if !self.store.apply_offer(&offer, &planned.explanation).await? {
+            if !self
+                .core
+                .store
+                .apply_offer(&offer, &planned.explanation)
+                .await?
+            {
                 // Another instance, or a status change, got there first (or the roster had not
                 // seen it yet): the next round reads the interpreter again and decides afresh.
-                self.interpreter_changed(offer.interpreter_id);
-                self.nudge(language);
+                self.core.interpreter_changed(offer.interpreter_id);
+                self.core.nudge(language);
                 continue;
             }
             made += 1;
@@ -180,8 +205,9 @@ impl Engine {
             );
             metrics::counter!("dragoman_offers_created_total", "language" => language.to_string())
                 .increment(1);
-            self.offer_created(&offer);
-            self.status_changed(
+            self.core.events.offer_created(&offer);
+            self.core.interpreter_changed(offer.interpreter_id);
+            self.core.events.status_changed(
                 offer.interpreter_id,
                 &StatusView {
                     status: "reserved".to_owned(),
@@ -189,13 +215,16 @@ impl Engine {
                 },
                 None,
             );
-            self.cache_status_only(offer.interpreter_id, "reserved")
+            self.status
+                .cache_status_only(offer.interpreter_id, "reserved")
                 .await;
-            if let Some(record) = self.store.request(offer.request_id).await? {
-                let view = self.request_view(&record).await?;
-                self.request_updated(record.request.client_id, &view, now);
+            if let Some(record) = self.core.store.request(offer.request_id).await? {
+                let view = self.requests.request_view(&record).await?;
+                self.core
+                    .events
+                    .request_updated(record.request.client_id, &view, now);
             }
-            self.availability_touched(language);
+            self.core.availability_touched(language);
         }
         // Whatever was not offered (no candidate, or a claim lost) still waits.
         self.still_waiting(language, made < queued);
@@ -213,7 +242,7 @@ impl Engine {
             Read::Whole => None,
             Read::Only(users) => Some(users.as_slice()),
         };
-        match self.store.snapshot(language, now, only).await {
+        match self.core.store.snapshot(language, now, only).await {
             Ok(mut snapshot) => {
                 self.rosters().merge(language, read, &mut snapshot, now);
                 Ok(snapshot)
@@ -227,14 +256,14 @@ impl Engine {
     }
 
     fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
-        self.rosters.lock().unwrap_or_else(|p| p.into_inner())
+        self.core.rosters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Marks changed every interpreter whose `status.changed` any instance publishes, until
     /// `shutdown`. Events this instance publishes were marked already; a lost event (a lagging
     /// subscription) forgets every roster.
     async fn watch_changes(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut events = self.bus.subscribe();
+        let mut events = self.core.events.bus.subscribe();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -243,7 +272,7 @@ impl Engine {
                         if delivered.event.kind == "status.changed"
                             && let Audience::User(interpreter) = delivered.event.audience
                         {
-                            self.interpreter_changed(interpreter);
+                            self.core.interpreter_changed(interpreter);
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => self.rosters().clear(),
@@ -255,7 +284,7 @@ impl Engine {
 
     /// Records whether `language` has a queued request after a round (see `Engine::waiting`).
     fn still_waiting(&self, language: LanguageCode, waiting: bool) {
-        let mut languages = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut languages = self.core.waiting.lock().unwrap_or_else(|p| p.into_inner());
         if waiting {
             languages.insert(language);
         } else {
@@ -268,38 +297,51 @@ impl Engine {
         if !self.holds("timers").await? {
             return Ok(());
         }
-        let now = self.clock.now();
-        let config = self.settings.matching;
-        for expired in self.store.expire_offers(now, config.max_no_answer).await? {
+        let now = self.core.clock.now();
+        let config = self.core.settings.matching;
+        for expired in self
+            .core
+            .store
+            .expire_offers(now, config.max_no_answer)
+            .await?
+        {
             let offer = &expired.offer;
             tracing::info!(offerId = %offer.id.0, requestId = %offer.request_id.0, interpreterId = %offer.interpreter_id, wentAway = expired.went_away, "Offer expired");
             metrics::counter!("dragoman_offers_expired_total", "language" => offer.need.language.to_string()).increment(1);
-            self.offer_rescinded(offer, RescindReason::Expired, now);
-            self.interpreter_released(offer.interpreter_id).await;
-            let view = self.request_view(&expired.request).await?;
-            self.request_updated(expired.request.request.client_id, &view, now);
-            self.nudge(offer.need.language);
+            self.core
+                .events
+                .offer_rescinded(offer, RescindReason::Expired, now);
+            self.status.interpreter_released(offer.interpreter_id).await;
+            let view = self.requests.request_view(&expired.request).await?;
+            self.core
+                .events
+                .request_updated(expired.request.request.client_id, &view, now);
+            self.core.nudge(offer.need.language);
         }
         self.expire_requests().await?;
-        for interpreter in self.store.finish_wrap_ups(now, config.wrap_up).await? {
-            self.interpreter_released(interpreter).await;
+        for interpreter in self.core.store.finish_wrap_ups(now, config.wrap_up).await? {
+            self.status.interpreter_released(interpreter).await;
         }
         Ok(())
     }
 
     async fn expire_requests(&self) -> Result<(), EngineError> {
-        let now = self.clock.now();
-        for expired in self.store.expire_requests(now).await? {
+        let now = self.core.clock.now();
+        for expired in self.core.store.expire_requests(now).await? {
             let request = &expired.request.request;
             tracing::info!(requestId = %request.id.0, language = %request.need.language, "Request expired");
             metrics::counter!("dragoman_requests_expired_total", "language" => request.need.language.to_string()).increment(1);
             if let Some(offer) = &expired.rescinded {
-                self.offer_rescinded(offer, RescindReason::Expired, now);
-                self.interpreter_released(offer.interpreter_id).await;
+                self.core
+                    .events
+                    .offer_rescinded(offer, RescindReason::Expired, now);
+                self.status.interpreter_released(offer.interpreter_id).await;
             }
-            let view = self.request_view(&expired.request).await?;
-            self.request_updated(request.client_id, &view, now);
-            self.availability_touched(request.need.language);
+            let view = self.requests.request_view(&expired.request).await?;
+            self.core
+                .events
+                .request_updated(request.client_id, &view, now);
+            self.core.availability_touched(request.need.language);
         }
         Ok(())
     }
@@ -315,7 +357,7 @@ impl Engine {
         if !self.holds("presence").await? {
             return Ok(0);
         }
-        let online = self.store.interpreters_online().await?;
+        let online = self.core.store.interpreters_online().await?;
         let marks = presence
             .present(&online)
             .await
@@ -326,6 +368,7 @@ impl Engine {
                 continue;
             }
             match self
+                .status
                 .set_status(interpreter, dragoman_domain::InterpreterStatus::Offline)
                 .await
             {
@@ -343,13 +386,14 @@ impl Engine {
 
     async fn announce_touched(&self) {
         let languages: Vec<LanguageCode> = self
+            .core
             .availability_dirty
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .collect();
         for language in languages {
-            self.announce_availability(language).await;
+            self.requests.announce_availability(language).await;
         }
     }
 }

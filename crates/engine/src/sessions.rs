@@ -4,6 +4,9 @@ use dragoman_domain::UserId;
 use dragoman_domain::matching::{Rating, SessionError, SessionId};
 use dragoman_ports::matching::SessionOutcome;
 
+use std::sync::Arc;
+
+use crate::status::Status;
 use crate::views::SessionView;
 use crate::{Engine, EngineError};
 
@@ -17,7 +20,21 @@ fn refused(e: SessionError) -> EngineError {
     }
 }
 
-impl Engine {
+/// Sessions: reading, ending (with its summary job), rating.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    core: Arc<Engine>,
+    status: Status,
+}
+
+impl Sessions {
+    pub fn new(core: Arc<Engine>) -> Self {
+        Self {
+            status: Status::new(core.clone()),
+            core,
+        }
+    }
+
     /// The session, for its two participants and admins; `NotFound` for anyone else.
     pub async fn visible_session(
         &self,
@@ -25,7 +42,12 @@ impl Engine {
         viewer: UserId,
         admin: bool,
     ) -> Result<SessionView, EngineError> {
-        let session = self.store.session(id).await?.ok_or(EngineError::NotFound)?;
+        let session = self
+            .core
+            .store
+            .session(id)
+            .await?
+            .ok_or(EngineError::NotFound)?;
         if !admin && session.participant(viewer).is_none() {
             return Err(EngineError::NotFound);
         }
@@ -38,22 +60,24 @@ impl Engine {
         before: Option<SessionId>,
         limit: u32,
     ) -> Result<Vec<SessionView>, EngineError> {
-        let sessions = self.store.sessions_of(user, before, limit).await?;
+        let sessions = self.core.store.sessions_of(user, before, limit).await?;
         Ok(sessions.iter().map(SessionView::from).collect())
     }
 
     pub async fn end_session(&self, id: SessionId, by: UserId) -> Result<SessionView, EngineError> {
-        let now = self.clock.now();
-        let session = match self.store.end_session(id, by, now).await? {
+        let now = self.core.clock.now();
+        let session = match self.core.store.end_session(id, by, now).await? {
             SessionOutcome::NotFound => return Err(EngineError::NotFound),
             SessionOutcome::Refused(e) => return Err(refused(e)),
             SessionOutcome::Done(session) => session,
         };
         tracing::info!(sessionId = %id.0, endedBy = %by, durationMs = session.duration().map(|d| d.num_milliseconds()).unwrap_or(0), "Session ended");
-        self.session_ended(&session, now);
+        self.core.events.session_ended(&session, now);
         self.enqueue_summary(&session, now).await;
-        self.interpreter_released(session.interpreter_id).await;
-        self.availability_touched(session.need.language);
+        self.status
+            .interpreter_released(session.interpreter_id)
+            .await;
+        self.core.availability_touched(session.need.language);
         Ok(SessionView::from(&session))
     }
 
@@ -64,7 +88,7 @@ impl Engine {
         session: &dragoman_domain::matching::Session,
         ended_at: chrono::DateTime<chrono::Utc>,
     ) {
-        let Some(jobs) = &self.jobs else { return };
+        let Some(jobs) = &self.core.jobs else { return };
         let summary = dragoman_ports::SessionSummary {
             session_id: session.id.0,
             language: session.need.language.to_string(),
@@ -88,8 +112,8 @@ impl Engine {
         by: UserId,
         rating: Rating,
     ) -> Result<(), EngineError> {
-        let now = self.clock.now();
-        match self.store.rate_session(id, by, &rating, now).await? {
+        let now = self.core.clock.now();
+        match self.core.store.rate_session(id, by, &rating, now).await? {
             SessionOutcome::NotFound => Err(EngineError::NotFound),
             SessionOutcome::Refused(e) => Err(refused(e)),
             SessionOutcome::Done(_) => Ok(()),

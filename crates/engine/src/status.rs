@@ -5,10 +5,23 @@ use dragoman_domain::{InterpreterStatus, StatusChangeError, UserId};
 use dragoman_ports::matching::{PresenceRecord, SetStatusOutcome};
 use dragoman_ports::{AVAILABILITY_TTL, CachedStatus};
 
+use std::sync::Arc;
+
 use crate::views::StatusView;
 use crate::{Engine, EngineError};
 
-impl Engine {
+/// Interpreter status: the manual changes, the announcements of the changes the system makes,
+/// and the availability cache's entries.
+#[derive(Debug, Clone)]
+pub struct Status {
+    core: Arc<Engine>,
+}
+
+impl Status {
+    pub fn new(core: Arc<Engine>) -> Self {
+        Self { core }
+    }
+
     /// `available`, `away` or `offline`, asked for by the interpreter. Leaving `reserved`
     /// rescinds the pending offer, whose request goes to the next candidate.
     pub async fn set_status(
@@ -16,8 +29,8 @@ impl Engine {
         interpreter: UserId,
         to: InterpreterStatus,
     ) -> Result<StatusView, EngineError> {
-        let now = self.clock.now();
-        let (presence, rescinded) = match self.store.set_status(interpreter, to, now).await? {
+        let now = self.core.clock.now();
+        let (presence, rescinded) = match self.core.store.set_status(interpreter, to, now).await? {
             SetStatusOutcome::NotFound => return Err(EngineError::NotFound),
             SetStatusOutcome::Refused(e @ StatusChangeError::InSession) => {
                 return Err(EngineError::conflict("in-session", e));
@@ -35,12 +48,15 @@ impl Engine {
             since: presence.since,
         };
         if let Some(offer) = rescinded {
-            self.offer_rescinded(&offer, RescindReason::Cancelled, now);
-            self.nudge(offer.need.language);
+            self.core
+                .events
+                .offer_rescinded(&offer, RescindReason::Cancelled, now);
+            self.core.nudge(offer.need.language);
         }
-        self.status_changed(interpreter, &view, None);
+        self.core.interpreter_changed(interpreter);
+        self.core.events.status_changed(interpreter, &view, None);
         tracing::info!(interpreterId = %interpreter, status = presence.status.as_str(), "Interpreter status changed");
-        match self.store.presence(interpreter).await {
+        match self.core.store.presence(interpreter).await {
             Ok(Some(record)) => self.after_status_change(&record).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not read a presence after a change"),
@@ -51,6 +67,7 @@ impl Engine {
     /// The interpreter's status now.
     pub async fn status(&self, interpreter: UserId) -> Result<StatusView, EngineError> {
         let record = self
+            .core
             .store
             .presence(interpreter)
             .await?
@@ -64,14 +81,15 @@ impl Engine {
     /// Tells an interpreter the status the system just gave them, and the languages they speak
     /// that their availability changed.
     pub(crate) async fn interpreter_released(&self, interpreter: UserId) {
-        match self.store.presence(interpreter).await {
+        match self.core.store.presence(interpreter).await {
             Ok(Some(record)) => {
                 let view = StatusView {
                     status: record.presence.status.as_str().to_owned(),
                     since: record.presence.since,
                 };
                 let reason = record.presence.away_reason.map(|_| "missed_offers");
-                self.status_changed(interpreter, &view, reason);
+                self.core.interpreter_changed(interpreter);
+                self.core.events.status_changed(interpreter, &view, reason);
                 self.after_status_change(&record).await;
             }
             Ok(None) => {}
@@ -84,17 +102,15 @@ impl Engine {
     async fn after_status_change(&self, record: &PresenceRecord) {
         self.cache_status(record).await;
         for &language in &record.languages {
-            self.nudge_if_waiting(language);
-            self.availability_touched(language);
+            self.core.nudge_if_waiting(language);
+            self.core.availability_touched(language);
         }
     }
-}
 
-impl Engine {
     /// Writes the interpreter's entry in the availability cache from their record. A failure is
     /// logged: the database stays the truth, and the next change or the expiry puts it right.
     async fn cache_status(&self, record: &PresenceRecord) {
-        let Some(cache) = &self.availability else {
+        let Some(cache) = &self.core.availability else {
             return;
         };
         let entry = CachedStatus {
@@ -109,7 +125,7 @@ impl Engine {
     /// Changes only the status of the interpreter's cached entry, keeping its languages: for
     /// the runner, which must not wait on the database for a mirror.
     pub(crate) async fn cache_status_only(&self, interpreter: UserId, status: &str) {
-        let Some(cache) = &self.availability else {
+        let Some(cache) = &self.core.availability else {
             return;
         };
         let result = match cache.get(interpreter).await {
@@ -128,7 +144,7 @@ impl Engine {
     /// The heartbeat: renews the cached entries of `interpreters` (this instance's connected
     /// users; entries exist for interpreters only).
     pub async fn refresh_cached_status(&self, users: &[UserId]) {
-        if let Some(cache) = &self.availability
+        if let Some(cache) = &self.core.availability
             && let Err(e) = cache.refresh(users, AVAILABILITY_TTL).await
         {
             tracing::warn!(error = %e, "could not renew cached statuses");

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dragoman_engine::Engine;
 use dragoman_engine::accounts::Accounts;
 use dragoman_engine::admin::Operations;
 use dragoman_engine::files::Files;
 use dragoman_engine::jobs::JobsAdmin;
 use dragoman_engine::profiles::Profiles;
+use dragoman_engine::{Engine, Offers, Requests, Sessions};
 use dragoman_ports::{Bus, Clock, PresenceRegistry};
 use dragoman_telemetry::PrometheusHandle;
 
@@ -68,8 +68,14 @@ impl Default for HttpSettings {
 /// gateway and the envelope need. No store is here: routes reach data through a service.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The matching core: requests, offers, sessions (and this instance's name).
+    /// The matching core (this instance's name).
     pub engine: Arc<Engine>,
+    /// Clients' requests and the availability per language.
+    pub requests: Arc<Requests>,
+    /// Interpreters' offers and their answers.
+    pub offers: Arc<Offers>,
+    /// Sessions: reading, ending, rating.
+    pub sessions: Arc<Sessions>,
     /// Sign-up, login, refresh tokens and the signed-in user.
     pub accounts: Arc<Accounts>,
     /// Interpreter profiles and manual statuses.

@@ -1,7 +1,7 @@
 //! Decision latency of matching at a fixed request rate.
 //!
 //! Seeds a fresh store through the ports (interpreters available across the languages, clients),
-//! starts the engine's runner, then calls `Engine::create_request` at a fixed rate; a bus
+//! starts the engine's runner, then calls `Requests::create_request` at a fixed rate; a bus
 //! subscriber takes each `offer.created`, records when it arrived, and accepts at once, then ends
 //! the session at once, as interpreters who accept immediately would. The decision latency of a
 //! request is from the moment `create_request` was called to the moment its `offer.created`
@@ -29,7 +29,9 @@ use dragoman_domain::matching::{
     Matcher, MatchingConfig, Need, OfferId, Priority, Request, RequestId, SessionId,
 };
 use dragoman_domain::{LanguageCode, Modality, Specialization, UserId};
-use dragoman_engine::{Created, Engine, EngineSettings, NewRequest};
+use dragoman_engine::{
+    Created, Engine, EngineSettings, Matching, NewRequest, Offers, Requests, Sessions,
+};
 use dragoman_inprocess::InProcessBus;
 use dragoman_ports::{Bus, Delivered, MatchingStore, Store, SystemClock};
 use tokio::sync::{broadcast, watch};
@@ -261,6 +263,7 @@ async fn run(
         Arc::new(SystemClock),
         EngineSettings::new(config),
     ));
+    let requests = Requests::new(engine.clone());
     let shared = Arc::new(Shared::default());
     shared
         .free_clients
@@ -278,7 +281,7 @@ async fn run(
     ));
     let runner = tokio::spawn(as_role(
         Role::Runner,
-        engine.clone().run(stop_runner.clone()),
+        Arc::new(Matching::new(engine.clone())).run(stop_runner.clone()),
     ));
     // Let the runner take its leases and settle before the clock starts.
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -318,11 +321,11 @@ async fn run(
         let need = need_of(n, langs);
         n += 1;
         shared.started.fetch_add(1, Ordering::Relaxed);
-        let engine = engine.clone();
+        let requests = requests.clone();
         let shared = shared.clone();
         creates.spawn(as_role(Role::Creator, async move {
             let called = Instant::now();
-            let result = engine
+            let result = requests
                 .create_request(NewRequest {
                     client,
                     need,
@@ -482,6 +485,7 @@ async fn run(
         print_calls(&calls, window, outcome.offered);
         parts(&backend, &config, langs, seeded.interpreters[0]).await?;
     }
+    drop(requests);
     drop(engine);
     backend.close().await;
     Ok(outcome)
@@ -514,6 +518,8 @@ async fn subscribe(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let offers = Offers::new(engine.clone());
+    let sessions = Sessions::new(engine);
     loop {
         let (offer, request, interpreter, arrived) = match next_offer(&mut events, &mut stop).await
         {
@@ -541,18 +547,21 @@ async fn subscribe(
             }
         }
         shared.answering.fetch_add(1, Ordering::Relaxed);
-        let engine = engine.clone();
+        let (offers, sessions) = (offers.clone(), sessions.clone());
         let shared = shared.clone();
         tokio::spawn(as_role(Role::Answerer, async move {
             let interpreter = UserId(interpreter);
-            match engine.accept_offer(OfferId(offer), interpreter).await {
+            match offers.accept_offer(OfferId(offer), interpreter).await {
                 Ok(session) => {
                     shared
                         .free_clients
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push_back(UserId(session.client_id));
-                    if let Err(e) = engine.end_session(SessionId(session.id), interpreter).await {
+                    if let Err(e) = sessions
+                        .end_session(SessionId(session.id), interpreter)
+                        .await
+                    {
                         shared.end_failed.fetch_add(1, Ordering::Relaxed);
                         shared.note_error("end_session", chain(&e));
                     }

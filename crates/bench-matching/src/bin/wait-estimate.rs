@@ -24,7 +24,9 @@ use dragoman_bench_matching::{
 };
 use dragoman_domain::matching::{MatchingConfig, Need, OfferId, Priority, SessionId};
 use dragoman_domain::{LanguageCode, UserId};
-use dragoman_engine::{Created, Engine, EngineSettings, NewRequest};
+use dragoman_engine::{
+    Created, Engine, EngineSettings, Matching, NewRequest, Offers, Requests, Sessions,
+};
 use dragoman_inprocess::InProcessBus;
 use dragoman_ports::{Bus, Delivered, SystemClock};
 use rand::rngs::StdRng;
@@ -155,6 +157,7 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
         Arc::new(SystemClock),
         EngineSettings::new(config),
     ));
+    let requests = Requests::new(engine.clone());
     let shared = Arc::new(Shared::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_runner = tokio_util::sync::CancellationToken::new();
@@ -167,14 +170,14 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
         args.session_s,
         args.seed,
     ));
-    let runner = tokio::spawn(engine.clone().run(stop_runner.clone()));
+    let runner = tokio::spawn(Arc::new(Matching::new(engine.clone())).run(stop_runner.clone()));
     let mut clients = seeded.clients.into_iter();
 
     // Warm-up: one session per interpreter, so that the estimator has recent sessions to
     // average; then wait until they have all ended and their wrap-ups are over.
     for _ in 0..warmup {
         let client = clients.next().context("not enough clients")?;
-        create(&engine, client, language).await?;
+        create(&requests, client, language).await?;
     }
     let warm_deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -201,7 +204,7 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
         ticker.tick().await;
         let client = clients.next().context("not enough clients")?;
         let called = Instant::now();
-        let view = create(&engine, client, language).await?;
+        let view = create(&requests, client, language).await?;
         samples.push((
             view.id,
             Sample {
@@ -244,17 +247,18 @@ async fn run(scenario: Scenario, args: &Args, language: LanguageCode) -> anyhow:
     {
         println!("  error: {e}");
     }
+    drop(requests);
     drop(engine);
     backend.close().await;
     Ok(())
 }
 
 async fn create(
-    engine: &Engine,
+    requests: &Requests,
     client: UserId,
     language: LanguageCode,
 ) -> anyhow::Result<dragoman_engine::views::RequestView> {
-    match engine
+    match requests
         .create_request(NewRequest {
             client,
             need: Need::new(language, None, None),
@@ -279,6 +283,8 @@ async fn answer(
     mean_s: f64,
     seed: u64,
 ) {
+    let offers = Offers::new(engine.clone());
+    let sessions = Sessions::new(engine);
     let mut rng = StdRng::seed_from_u64(seed);
     loop {
         let (request, interpreter, offer, arrived) = match next_offer(&mut events, &mut stop).await
@@ -306,14 +312,17 @@ async fn answer(
             Scenario::Exponential => -mean_s * (1.0 - rng.random::<f64>()).ln(),
         };
         shared.sessions_open.fetch_add(1, Ordering::Relaxed);
-        let engine = engine.clone();
+        let (offers, sessions) = (offers.clone(), sessions.clone());
         let shared = shared.clone();
         tokio::spawn(async move {
             let interpreter = UserId(interpreter);
-            match engine.accept_offer(OfferId(offer), interpreter).await {
+            match offers.accept_offer(OfferId(offer), interpreter).await {
                 Ok(session) => {
                     tokio::time::sleep(Duration::from_secs_f64(hold)).await;
-                    if let Err(e) = engine.end_session(SessionId(session.id), interpreter).await {
+                    if let Err(e) = sessions
+                        .end_session(SessionId(session.id), interpreter)
+                        .await
+                    {
                         note(&shared, format!("end_session: {e}"));
                     }
                 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Account, Backend, TestApp, settings, spawn_with_clock};
 use chrono::{TimeDelta, Utc};
+use dragoman_engine::jobs::JobsAdmin;
 use dragoman_jobs::{Retention, next_retention_due, retention_jobs};
 use dragoman_ports::{Clock, JobState, ManualClock};
 use reqwest::StatusCode;
@@ -112,7 +113,7 @@ fn next_keys(clock: &ManualClock) -> (chrono::DateTime<Utc>, Vec<String>) {
 
 /// Keys of the jobs now in `state`.
 async fn keys_in(app: &TestApp, state: JobState) -> Vec<String> {
-    app.engine
+    JobsAdmin::new(app.engine.job_queue().cloned())
         .jobs(state, 1_000)
         .await
         .expect("jobs")

@@ -26,8 +26,8 @@ async fn spawn(backend: Backend) -> (TestApp, Arc<ManualClock>) {
 /// Advances the clock and settles what is due, then lets matching run.
 async fn advance(app: &TestApp, clock: &ManualClock, seconds: i64) {
     clock.advance(TimeDelta::seconds(seconds));
-    app.engine.sweep().await.expect("timers swept");
-    app.engine.rounds().await.expect("matching ran");
+    app.matching.sweep().await.expect("timers swept");
+    app.matching.rounds().await.expect("matching ran");
 }
 
 async fn status_of(app: &TestApp, interpreter: &crate::common::Account) -> String {

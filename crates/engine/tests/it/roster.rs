@@ -10,7 +10,7 @@ use chrono::TimeDelta;
 use dragoman_conformance::matching::fixtures::{at, client, interpreter, lang};
 use dragoman_domain::InterpreterStatus;
 use dragoman_domain::matching::{MatchingConfig, Need, Priority};
-use dragoman_engine::{Engine, EngineSettings, NewRequest};
+use dragoman_engine::{Engine, EngineSettings, Matching, NewRequest, Requests, Status};
 use dragoman_inprocess::InProcessBus;
 use dragoman_ports::{Bus, ManualClock, OfferStore};
 use dragoman_store_sqlite::SqliteStore;
@@ -33,30 +33,43 @@ async fn world() -> World {
     }
 }
 
-fn instance(world: &World, bus: Arc<dyn Bus>) -> Arc<Engine> {
-    Arc::new(Engine::new(
+/// One instance: the services of one matching core.
+struct Instance {
+    matching: Arc<Matching>,
+    requests: Requests,
+    status: Status,
+}
+
+fn instance(world: &World, bus: Arc<dyn Bus>) -> Instance {
+    let core = Arc::new(Engine::new(
         world.store.clone(),
         world.store.clone(),
         bus,
         world.clock.clone(),
         EngineSettings::new(MatchingConfig::default()),
-    ))
+    ));
+    Instance {
+        matching: Arc::new(Matching::new(core.clone())),
+        requests: Requests::new(core.clone()),
+        status: Status::new(core),
+    }
 }
 
 /// A Spanish request, waiting with nobody available: the holder's round (instance `a`) reads the
 /// language whole and keeps the interpreter as offline.
-async fn waiting_request(world: &World, a: &Engine) -> dragoman_domain::UserId {
+async fn waiting_request(world: &World, a: &Instance) -> dragoman_domain::UserId {
     let ines = interpreter(&*world.store, "ines", &["es"]).await;
     let carla = client(&*world.store, "carla").await;
-    a.create_request(NewRequest {
-        client: carla,
-        need: Need::new(lang("es"), None, None),
-        priority: Priority::NORMAL,
-        idempotency_key: None,
-    })
-    .await
-    .expect("a request");
-    assert_eq!(a.round(lang("es")).await.expect("a round"), 0);
+    a.requests
+        .create_request(NewRequest {
+            client: carla,
+            need: Need::new(lang("es"), None, None),
+            priority: Priority::NORMAL,
+            idempotency_key: None,
+        })
+        .await
+        .expect("a request");
+    assert_eq!(a.matching.round(lang("es")).await.expect("a round"), 0);
     ines
 }
 
@@ -76,17 +89,18 @@ async fn a_status_change_on_another_instance_reaches_the_holder_through_the_bus(
     let a = instance(&world, bus.clone());
     let b = instance(&world, bus);
     let stop = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(a.clone().run(stop.clone()));
+    let running = tokio::spawn(a.matching.clone().run(stop.clone()));
     let ines = waiting_request(&world, &a).await;
 
-    b.set_status(ines, InterpreterStatus::Available)
+    b.status
+        .set_status(ines, InterpreterStatus::Available)
         .await
         .expect("available");
     // The holder's rounds also run at its ticks; the clock does not move, so only the bus can
     // have told it that ines is available.
     let mut offered = 0;
     for _ in 0..100 {
-        a.round(lang("es")).await.expect("a round");
+        a.matching.round(lang("es")).await.expect("a round");
         offered = offers_to(&world, ines).await;
         if offered > 0 {
             break;
@@ -105,11 +119,12 @@ async fn without_a_shared_bus_the_holder_sees_the_change_at_its_next_full_read()
     let b = instance(&world, Arc::new(InProcessBus::new()));
     let ines = waiting_request(&world, &a).await;
 
-    b.set_status(ines, InterpreterStatus::Available)
+    b.status
+        .set_status(ines, InterpreterStatus::Available)
         .await
         .expect("available");
     for _ in 0..3 {
-        assert_eq!(a.round(lang("es")).await.expect("a round"), 0);
+        assert_eq!(a.matching.round(lang("es")).await.expect("a round"), 0);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
@@ -119,6 +134,6 @@ async fn without_a_shared_bus_the_holder_sees_the_change_at_its_next_full_read()
     );
 
     world.clock.advance(TimeDelta::seconds(5));
-    assert_eq!(a.round(lang("es")).await.expect("a round"), 1);
+    assert_eq!(a.matching.round(lang("es")).await.expect("a round"), 1);
     assert_eq!(offers_to(&world, ines).await, 1);
 }

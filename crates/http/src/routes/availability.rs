@@ -33,7 +33,7 @@ async fn availability(
     _caller: Caller,
 ) -> Result<Json<Availability>, ApiError> {
     Ok(Json(Availability {
-        languages: state.engine.availability().await?,
+        languages: state.requests.availability().await?,
     }))
 }
 

@@ -56,7 +56,7 @@ async fn list(
         ));
     }
     Ok(Json(OfferPage {
-        items: state.engine.pending_offers(caller.id).await?,
+        items: state.offers.pending_offers(caller.id).await?,
         next_cursor: None,
     }))
 }
@@ -76,7 +76,7 @@ async fn accept(
     PathId(id): PathId,
 ) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(
-        state.engine.accept_offer(OfferId(id), caller.id).await?,
+        state.offers.accept_offer(OfferId(id), caller.id).await?,
     ))
 }
 
@@ -94,6 +94,6 @@ async fn decline(
     InterpreterCaller(caller): InterpreterCaller,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.decline_offer(OfferId(id), caller.id).await?;
+    state.offers.decline_offer(OfferId(id), caller.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

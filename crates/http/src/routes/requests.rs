@@ -88,7 +88,7 @@ async fn create(
     let (language, specialization, modality, key) =
         checks.finish((language, specialization, modality, key))?;
     let created = state
-        .engine
+        .requests
         .create_request(NewRequest {
             client: caller.id,
             need: Need::new(language, specialization, modality),
@@ -122,7 +122,7 @@ async fn read(
     PathId(id): PathId,
 ) -> Result<Json<RequestView>, ApiError> {
     let view = state
-        .engine
+        .requests
         .visible_request(RequestId(id), caller.id, caller.role == Role::Admin)
         .await?;
     Ok(Json(view))
@@ -144,7 +144,7 @@ async fn cancel(
 ) -> Result<Json<RequestView>, ApiError> {
     Ok(Json(
         state
-            .engine
+            .requests
             .cancel_request(RequestId(id), caller.id)
             .await?,
     ))

@@ -72,7 +72,7 @@ async fn list(
             ApiError::invalid("cursor", "is not a cursor this API gave")
         })?)),
     };
-    let items = state.engine.sessions_of(caller.id, before, limit).await?;
+    let items = state.sessions.sessions_of(caller.id, before, limit).await?;
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|s| s.id.to_string()))
         .flatten();
@@ -90,7 +90,7 @@ async fn read(
 ) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(
         state
-            .engine
+            .sessions
             .visible_session(SessionId(id), caller.id, caller.role == Role::Admin)
             .await?,
     ))
@@ -110,7 +110,7 @@ async fn end(
     PathId(id): PathId,
 ) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(
-        state.engine.end_session(SessionId(id), caller.id).await?,
+        state.sessions.end_session(SessionId(id), caller.id).await?,
     ))
 }
 
@@ -136,7 +136,7 @@ async fn rate(
     let rating = Rating::new(stars, body.comment.as_deref())?;
     let PathId(id) = id?;
     state
-        .engine
+        .sessions
         .rate_session(SessionId(id), caller.id, rating.clone())
         .await?;
     Ok((

@@ -7,7 +7,7 @@ pub mod ws;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dragoman_engine::Engine;
+use dragoman_engine::{Engine, Matching};
 use dragoman_ports::{Clock, Store, SystemClock};
 
 use dragoman::config::{Database, JwtSecret, RedisSettings};
@@ -81,6 +81,8 @@ macro_rules! on_every_backend {
 pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
+    /// The matching rounds and timer sweeps, for tests that drive them directly.
+    pub matching: Matching,
     pub base: String,
     /// The separate /metrics listener.
     pub metrics_base: String,
@@ -145,6 +147,7 @@ pub async fn spawn_with_clock(
         .expect("the application builds");
     let store = app.store();
     let engine = app.engine();
+    let matching = app.matching();
     let base = format!("http://127.0.0.1:{}", app.port());
     let metrics_base = format!("http://127.0.0.1:{}", app.metrics_port());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -154,6 +157,7 @@ pub async fn spawn_with_clock(
     TestApp {
         store,
         engine,
+        matching,
         base,
         metrics_base,
         http: reqwest::Client::builder()
