@@ -33,7 +33,7 @@ mod values;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};

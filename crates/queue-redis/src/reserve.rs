@@ -2,7 +2,7 @@
 //! jobs taken back with XAUTOCLAIM once idle for the visibility timeout, then new entries, the
 //! priority lane first.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::TimeDelta;
 use dragoman_ports::{Delivery, QueueError};
@@ -117,7 +117,7 @@ impl RedisQueue {
         let every = visibility.to_std().unwrap_or(Duration::from_secs(60)) / 2;
         {
             let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
+            let now = self.clock.instant();
             if swept
                 .get(stream)
                 .is_some_and(|last| now.duration_since(*last) < every)

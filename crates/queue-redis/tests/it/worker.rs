@@ -113,7 +113,19 @@ async fn bad_input_is_dead_lettered_and_good_jobs_run(
             "jobs were not dead-lettered in time"
         );
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The good jobs still in flight finish: the witness is a queue with nothing waiting,
+    // delayed or active.
+    loop {
+        let counts = queue.counts().await.expect("counts");
+        if counts.waiting == 0 && counts.delayed == 0 && counts.active == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never drained: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     worker.stop().await;
     let dead = queue.list(JobState::Dead, 10).await.expect("dead");
     let error = |key: &str| {

@@ -46,8 +46,17 @@ async fn lag_beyond_the_limit_sends_reads_to_the_primary_until_it_catches_up() {
     let lagging = observe::fallbacks("lag");
     assert_eq!(available_es(matching).await, u32::from(available));
     assert_eq!(observe::fallbacks("lag") - lagging, 1.0);
-    // Several checks later, still one line for the change.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Several checks later (each sets the lag gauge to a new, larger age), still one line for
+    // the change.
+    let mut seen = vec![observe::metric("dragoman_db_replica_lag_ms")];
+    eventually("three more checks of the replica", || {
+        let lag = observe::metric("dragoman_db_replica_lag_ms");
+        if seen.last() != Some(&lag) {
+            seen.push(lag);
+        }
+        seen.len() > 3
+    })
+    .await;
     assert_eq!(observe::lines_since(mark, "Read replica lags"), 1);
 
     drop(paused);
