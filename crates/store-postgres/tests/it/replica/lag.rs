@@ -64,6 +64,11 @@ async fn lag_beyond_the_limit_sends_reads_to_the_primary_until_it_catches_up() {
         store.replica_in_use() == Some(true)
     })
     .await;
+    // The monitor routes reads back, then writes its line.
+    eventually("the line for the replica's return", || {
+        observe::lines_since(mark, "Read replica usable again") > 0
+    })
+    .await;
     assert_eq!(observe::lines_since(mark, "Read replica usable again"), 1);
     assert!(observe::metric("dragoman_db_replica_lag_ms") <= 400.0);
     let lagging = observe::fallbacks("lag");
