@@ -12,10 +12,10 @@ use dragoman_ports::StoreError;
 use dragoman_ports::matching::{AcceptOutcome, DeclineOutcome, ExpiredOffer, RequestRecord};
 use sqlx::PgConnection;
 
-use super::desk::{self, Desk, save_desks};
+use super::desk::{self, Desk};
 use super::records::{
     lock_offer, lock_pending_offers_of, lock_request, lock_requests, read_offer, save_offer,
-    save_offers, save_request, save_requests,
+    save_request, save_settled,
 };
 use super::retry::{Attempt, retrying};
 use super::rows::{self, select_offer};
@@ -191,15 +191,7 @@ impl dragoman_ports::OfferStore for PgStore {
             }
             let offers: Vec<Offer> = expired.iter().map(|e| e.offer).collect();
             let requests: Vec<RequestRecord> = expired.iter().map(|e| e.request.clone()).collect();
-            save_offers(self, &mut tx, &offers, now).await?;
-            save_requests(self, &mut tx, &requests, now).await?;
-            save_desks(
-                self,
-                &mut tx,
-                &desks,
-                offers.iter().map(|o| o.interpreter_id),
-            )
-            .await?;
+            save_settled(self, &mut tx, &offers, &requests, &desks, now).await?;
             tx.commit().await.map_err(db_error)?;
             Ok(Attempt::Done(expired))
         })

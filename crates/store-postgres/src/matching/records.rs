@@ -215,3 +215,18 @@ pub(crate) async fn save_requests(
         .map_err(db_error)?;
     Ok(())
 }
+
+/// Writes back what a timer settled in one transaction: the offers, their requests, and the
+/// desks of the offers' interpreters (all locked by the caller).
+pub(crate) async fn save_settled(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    offers: &[Offer],
+    requests: &[RequestRecord],
+    desks: &std::collections::HashMap<UserId, super::desk::Desk>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    save_offers(store, conn, offers, now).await?;
+    save_requests(store, conn, requests, now).await?;
+    super::desk::save_desks(store, conn, desks, offers.iter().map(|o| o.interpreter_id)).await
+}

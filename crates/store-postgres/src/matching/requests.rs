@@ -11,10 +11,8 @@ use dragoman_ports::matching::{
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::desk::save_desks;
 use super::records::{
-    lock_pending_offers_of, lock_request, lock_requests, save_offer, save_offers, save_request,
-    save_requests,
+    lock_pending_offers_of, lock_request, lock_requests, save_offer, save_request, save_settled,
 };
 use super::retry::{Attempt, retrying};
 use super::rows::{self, select_request};
@@ -211,15 +209,7 @@ impl dragoman_ports::RequestStore for PgStore {
             }
             let offers: Vec<Offer> = expired.iter().filter_map(|e| e.rescinded).collect();
             let requests: Vec<RequestRecord> = expired.iter().map(|e| e.request.clone()).collect();
-            save_offers(self, &mut tx, &offers, now).await?;
-            save_requests(self, &mut tx, &requests, now).await?;
-            save_desks(
-                self,
-                &mut tx,
-                &desks,
-                offers.iter().map(|o| o.interpreter_id),
-            )
-            .await?;
+            save_settled(self, &mut tx, &offers, &requests, &desks, now).await?;
             tx.commit().await.map_err(db_error)?;
             Ok(Attempt::Done(expired))
         })
