@@ -6,11 +6,11 @@
 //! match. The lease holder keeps them here instead. An interpreter is marked changed when this
 //! instance changes them (synchronously, before the round that follows can run) and when any
 //! instance's `status.changed` reaches the bus; the next round of each of their languages reads
-//! just those rows again (`MatchingStore::snapshot` with `only`). The whole language is read again
+//! just those rows again (`ClaimStore::snapshot` with `only`). The whole language is read again
 //! when the roster is older than [`RESYNC`], after a failed read, and when the bus lost events,
 //! so that a lost event costs at most a few seconds of a stale entry.
 //!
-//! A stale entry never breaks an invariant: the claim (`MatchingStore::apply_offer`) decides under
+//! A stale entry never breaks an invariant: the claim (`ClaimStore::apply_offer`) decides under
 //! the row's lock, and a claim lost to a stale entry marks that interpreter changed and runs the
 //! round again.
 
