@@ -263,19 +263,16 @@ impl Application {
                     availability: Arc::new(RedisAvailability::new(manager, &redis.prefix)),
                 }
             }
-            // Their TTLs and windows run on the system's clock, as Redis's run on the server's:
-            // a manual clock handed to the application (tests) moves its timers (offers,
-            // wrap-ups, retention), not the liveness of connections and presence marks.
-            None => {
-                let system: Arc<dyn Clock> = Arc::new(SystemClock);
-                Shared {
-                    bus: Arc::new(InProcessBus::with_clock(system.clone())),
-                    limiter: Arc::new(InProcessLimiter::with_clock(system.clone())),
-                    presence: Arc::new(InProcessPresence::with_clock(system.clone())),
-                    connections: Arc::new(InProcessConnections::with_clock(system.clone())),
-                    availability: Arc::new(InProcessAvailability::with_clock(system)),
-                }
-            }
+            // On the system's clock (`new`), as Redis's TTLs run on the server's: a manual clock
+            // handed to the application (tests) moves its timers (offers, wrap-ups, retention),
+            // not the liveness of connections and presence marks.
+            None => Shared {
+                bus: Arc::new(InProcessBus::new()),
+                limiter: Arc::new(InProcessLimiter::new()),
+                presence: Arc::new(InProcessPresence::new()),
+                connections: Arc::new(InProcessConnections::new()),
+                availability: Arc::new(InProcessAvailability::new()),
+            },
         };
         let Shared {
             bus,
